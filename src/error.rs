@@ -1,0 +1,46 @@
+//! Why a token could not be had. Each protocol maps these to its own answer at its edge.
+
+use crate::registry::HostError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Host(#[from] HostError),
+
+    #[error(
+        "no AWS credentials found ({0}); set AWS_PROFILE or AWS_ACCESS_KEY_ID, run `aws configure` or `aws sso login`, or attach a role"
+    )]
+    NoCredentials(String),
+
+    #[error("the AWS credentials could not be loaded: {0}")]
+    Credentials(String),
+
+    #[error("access denied by AWS ({code}): {message}")]
+    AccessDenied { code: String, message: String },
+
+    #[error("AWS throttled the token request ({0}); try again shortly")]
+    Throttled(String),
+
+    #[error("timed out after {0:.1?} {1}")]
+    TimedOut(std::time::Duration, &'static str),
+
+    #[error("network error reaching {endpoint}: {message}")]
+    Network { endpoint: String, message: String },
+
+    #[error("AWS answered {code}: {message}")]
+    Service { code: String, message: String },
+
+    #[error("AWS returned an unusable authorization token: {0}")]
+    BadToken(&'static str),
+
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Error {
+    /// A host that simply is not ECR: Docker asks a `credsStore` about every registry, so this
+    /// one is answered silently.
+    pub fn is_not_ecr(&self) -> bool {
+        matches!(self, Error::Host(HostError::NotEcr(_)))
+    }
+}

@@ -1,0 +1,21 @@
+//! ecr-login: Amazon ECR credentials for Docker, podman/skopeo and the kubelet.
+//!
+//! The data path is the same for every front end:
+//! input ([`docker`]) -> host ([`registry`]) -> identity ([`identity`]) -> cache ([`cache`]) ->
+//! fetch ([`fetch`]) -> answer. [`token`] strings the middle together. A cache hit touches only
+//! the first four and never starts the async runtime or loads the AWS SDK configuration.
+
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod configure;
+pub mod docker;
+pub mod doctor;
+pub mod error;
+pub mod fetch;
+pub mod identity;
+pub mod kubelet;
+pub mod log;
+pub mod registry;
+pub mod secret;
+pub mod token;

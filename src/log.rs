@@ -1,0 +1,157 @@
+//! Leveled diagnostics on stderr or in a file, chosen by `AWS_ECR_LOG_LEVEL` and `AWS_ECR_LOG_FILE`.
+//!
+//! Deliberately tiny: the cache-hit path runs on every pull, so a disabled level costs one
+//! comparison against a value read once. Messages must never contain a secret; callers pass
+//! [`crate::secret::Secret`] values only through `expose()`, which no log call does.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warn => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => return None,
+        })
+    }
+}
+
+struct Settings {
+    level: Level,
+    file: Option<std::path::PathBuf>,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+fn settings() -> &'static Settings {
+    SETTINGS.get_or_init(|| Settings {
+        level: std::env::var("AWS_ECR_LOG_LEVEL")
+            .ok()
+            .and_then(|l| Level::parse(&l))
+            .unwrap_or(Level::Warn),
+        file: std::env::var_os("AWS_ECR_LOG_FILE")
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+    })
+}
+
+pub fn enabled(level: Level) -> bool {
+    level <= settings().level
+}
+
+/// Writes one line. To a file, each line carries a UTC timestamp and the process id, since
+/// many helpers append to it at once; a file that cannot be opened falls back to stderr.
+pub fn write(level: Level, args: fmt::Arguments<'_>) {
+    let s = settings();
+    if let Some(path) = &s.file {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut f) = opened {
+            let line = format!(
+                "{} [{}] {}: {args}\n",
+                utc_timestamp(),
+                std::process::id(),
+                level.name()
+            );
+            // One write call per line: O_APPEND keeps concurrent writers' lines whole.
+            if f.write_all(line.as_bytes()).is_ok() {
+                return;
+            }
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "ecr-login: {}: {args}",
+        level.name()
+    );
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` from the system clock.
+pub fn utc_timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($level) {
+            $crate::log::write($level, format_args!($($arg)*))
+        }
+    };
+}
+macro_rules! error { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Error, $($arg)*) }; }
+macro_rules! warning { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Warn, $($arg)*) }; }
+#[allow(unused_macros)]
+macro_rules! info { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Info, $($arg)*) }; }
+macro_rules! debug { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Debug, $($arg)*) }; }
+#[allow(unused_imports)]
+pub(crate) use {debug, error, info, log_at, warning};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(Level::parse("DEBUG"), Some(Level::Debug));
+        assert_eq!(Level::parse("nope"), None);
+        assert!(Level::Error < Level::Trace);
+    }
+}

@@ -1,0 +1,523 @@
+//! Which hosts are Amazon ECR registries, and what a host says about where to get its token.
+//!
+//! This is the program's security boundary: a token is only ever handed out for a host that this
+//! module accepts, so parsing is strict and anchored. A server URL is read the way a URL parser
+//! (and so the client that will connect) reads it, and must also read the same way to a plain
+//! textual split; when the two views disagree (`@`, `\`, `%`, `#` tricks) the input is refused.
+
+use std::fmt;
+
+/// DNS suffixes of the partitions that run ECR, longest first so that a suffix that ends
+/// another (`amazonaws.com.cn` vs `amazonaws.com`) is tried first.
+const SUFFIXES: &[(&str, &str)] = &[
+    ("on.amazonwebservices.com.cn", "aws-cn"),
+    ("amazonaws.com.cn", "aws-cn"),
+    ("csp.hci.ic.gov", "aws-iso-f"),
+    ("cloud.adc-e.uk", "aws-iso-e"),
+    ("sc2s.sgov.gov", "aws-iso-b"),
+    ("amazonaws.com", "aws"),
+    ("amazonaws.eu", "aws-eusc"),
+    ("c2s.ic.gov", "aws-iso"),
+    ("on.aws", "aws"),
+];
+
+/// The longest server URL we look at. Real ones are under 300 bytes.
+pub const MAX_SERVER_URL_LEN: usize = 2048;
+
+/// The one region where ECR Public issues tokens.
+pub const PUBLIC_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registry {
+    Private(PrivateRegistry),
+    /// `public.ecr.aws`, or its dual-stack name `ecr-public.aws.com`.
+    Public {
+        dual_stack: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateRegistry {
+    pub account: String,
+    pub region: String,
+    pub fips: bool,
+    pub dual_stack: bool,
+    pub suffix: &'static str,
+    pub partition: &'static str,
+}
+
+/// A server URL that names an ECR registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrHost {
+    /// The host, lower-cased, without port.
+    pub host: String,
+    pub port: Option<u16>,
+    pub registry: Registry,
+}
+
+/// Why a server URL got no token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// A well-formed host that is simply not ECR: the normal case for a `credsStore`.
+    #[error("{0} is not an Amazon ECR registry")]
+    NotEcr(String),
+    /// Input that is not a server URL at all.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl EcrHost {
+    /// The registry's base URL as `list` reports it.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.host)
+    }
+
+    /// Where this host's token comes from: one token serves every registry of a region (and
+    /// endpoint variant) for one identity, so this, not the host, is what the cache is keyed by.
+    pub fn token_scope(&self) -> TokenScope {
+        match &self.registry {
+            Registry::Private(p) => TokenScope {
+                public: false,
+                region: p.region.clone(),
+                fips: p.fips,
+                dual_stack: p.dual_stack,
+            },
+            Registry::Public { dual_stack } => TokenScope {
+                public: true,
+                region: PUBLIC_REGION.to_string(),
+                fips: false,
+                dual_stack: *dual_stack,
+            },
+        }
+    }
+}
+
+/// The API endpoint a token is fetched from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenScope {
+    pub public: bool,
+    pub region: String,
+    pub fips: bool,
+    pub dual_stack: bool,
+}
+
+impl TokenScope {
+    /// A short stable name, used as part of the cache key.
+    pub fn key(&self) -> String {
+        let service = if self.public { "ecr-public" } else { "ecr" };
+        let mut key = format!("{service}:{}", self.region);
+        if self.fips {
+            key.push_str(":fips");
+        }
+        if self.dual_stack {
+            key.push_str(":dualstack");
+        }
+        key
+    }
+
+    /// The default public endpoint for this scope (what `doctor` shows; an `AWS_ENDPOINT_URL*`
+    /// override replaces it).
+    pub fn default_endpoint(&self) -> String {
+        if self.public {
+            return if self.dual_stack {
+                format!("https://ecr-public.{}.api.aws", self.region)
+            } else {
+                format!("https://api.ecr-public.{}.amazonaws.com", self.region)
+            };
+        }
+        let suffix = partition_dns_suffix(&self.region);
+        match (self.fips, self.dual_stack) {
+            (false, false) => format!("https://api.ecr.{}.{suffix}", self.region),
+            (true, false) => format!("https://ecr-fips.{}.{suffix}", self.region),
+            (false, true) => format!("https://ecr.{}.api.aws", self.region),
+            (true, true) => format!("https://ecr-fips.{}.api.aws", self.region),
+        }
+    }
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+fn partition_dns_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isof-") {
+        "csp.hci.ic.gov"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else if region.starts_with("eu-isoe-") {
+        "cloud.adc-e.uk"
+    } else if region.starts_with("eusc-") {
+        "amazonaws.eu"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+/// Reads a server URL as sent by a container client: `host`, `host:port`, `https://host[:port]`,
+/// `http://host:443`, each optionally followed by a path.
+pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(HostError::Malformed("the server URL is empty".into()));
+    }
+    if input.len() > MAX_SERVER_URL_LEN {
+        return Err(HostError::Malformed(format!(
+            "the server URL is {} bytes long; at most {MAX_SERVER_URL_LEN} are accepted",
+            input.len()
+        )));
+    }
+    if let Some(c) = input.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Err(HostError::Malformed(format!(
+            "the server URL contains the character {c:?}"
+        )));
+    }
+    // The textual view: scheme, then the authority up to the first `/`, `?` or `#`.
+    let (scheme, rest) = match input.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => ("https".to_string(), input),
+    };
+    if scheme != "https" && scheme != "http" {
+        return Err(HostError::Malformed(format!(
+            "unsupported scheme {scheme:?} in the server URL"
+        )));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(HostError::Malformed("the server URL has no host".into()));
+    }
+    if let Some(c) = authority
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
+    {
+        return Err(HostError::Malformed(format!(
+            "the host part of the server URL contains {c:?}"
+        )));
+    }
+    if rest.contains('\\') {
+        return Err(HostError::Malformed(
+            "the server URL contains a backslash".into(),
+        ));
+    }
+    let (text_host, text_port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+
+    // The URL parser's view, which is what a client connects to.
+    let url = url::Url::parse(&format!("{scheme}://{rest}"))
+        .map_err(|e| HostError::Malformed(format!("the server URL does not parse: {e}")))?;
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(_) => return Err(HostError::NotEcr(authority.to_string())),
+        None => return Err(HostError::Malformed("the server URL has no host".into())),
+    };
+    let port = match text_port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0 && url.port_or_known_default() == Some(*p))
+                .ok_or_else(|| HostError::Malformed(format!("bad port {p:?} in the server URL")))?,
+        ),
+    };
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || host != text_host.to_ascii_lowercase()
+    {
+        return Err(HostError::Malformed(
+            "the server URL's host is ambiguous".into(),
+        ));
+    }
+
+    let registry = classify(&host).ok_or_else(|| HostError::NotEcr(host.clone()))?;
+    Ok(EcrHost {
+        host,
+        port,
+        registry,
+    })
+}
+
+/// Matches a lower-case host name against the ECR host table.
+pub fn classify(host: &str) -> Option<Registry> {
+    match host {
+        "public.ecr.aws" => return Some(Registry::Public { dual_stack: false }),
+        "ecr-public.aws.com" => return Some(Registry::Public { dual_stack: true }),
+        _ => {}
+    }
+    let (&(suffix, partition), head) = SUFFIXES.iter().find_map(|entry| {
+        let head = host.strip_suffix(entry.0)?.strip_suffix('.')?;
+        Some((entry, head))
+    })?;
+    let labels: Vec<&str> = head.split('.').collect();
+    let (account, service, region) = match labels.as_slice() {
+        [account, "dkr", service, region] => (*account, *service, *region),
+        [account, service, region] if service.starts_with("dkr-") => (*account, *service, *region),
+        _ => return None,
+    };
+    let (fips, dual_stack) = match service {
+        "ecr" => (false, false),
+        "ecr-fips" => (true, false),
+        "dkr-ecr" => (false, true),
+        "dkr-ecr-fips" => (true, true),
+        _ => return None,
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) || !is_region(region) {
+        return None;
+    }
+    Some(Registry::Private(PrivateRegistry {
+        account: account.to_string(),
+        region: region.to_string(),
+        fips,
+        dual_stack,
+        suffix,
+        partition,
+    }))
+}
+
+/// `us-east-1`, `cn-north-1`, `us-isof-east-1`, `eusc-de-east-1`: letter groups joined by `-`,
+/// ending in a number.
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((last, groups)) = parts.split_last() else {
+        return false;
+    };
+    groups.len() >= 2
+        && groups
+            .iter()
+            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.len() <= 3
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private(input: &str) -> PrivateRegistry {
+        match parse_server_url(input) {
+            Ok(EcrHost {
+                registry: Registry::Private(p),
+                ..
+            }) => p,
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_the_documented_forms() {
+        let cases = [
+            (
+                "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/blah/blah",
+                "us-east-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com:443",
+                "eu-west-1",
+                false,
+                false,
+            ),
+            (
+                "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com:443",
+                "eu-west-1",
+                false,
+                false,
+            ),
+            (
+                "http://123456789012.dkr.ecr.eu-west-1.amazonaws.com:443",
+                "eu-west-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr-ecr-fips.us-gov-east-1.on.aws",
+                "us-gov-east-1",
+                true,
+                true,
+            ),
+            (
+                "123456789012.dkr-ecr.us-west-2.on.aws",
+                "us-west-2",
+                false,
+                true,
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+                "us-east-1",
+                true,
+                false,
+            ),
+            (
+                "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/foo",
+                "cn-north-1",
+                false,
+                false,
+            ),
+            (
+                "210987654321.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn",
+                "cn-north-1",
+                false,
+                true,
+            ),
+            (
+                "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+                "eusc-de-east-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-isof-east-1.csp.hci.ic.gov",
+                "us-isof-east-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+                "us-iso-east-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov",
+                "us-isob-east-1",
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+                "eu-isoe-west-1",
+                false,
+                false,
+            ),
+            (
+                "  HTTPS://123456789012.DKR.ECR.US-EAST-1.AMAZONAWS.COM\n",
+                "us-east-1",
+                false,
+                false,
+            ),
+        ];
+        for (input, region, fips, dual) in cases {
+            let p = private(input);
+            assert_eq!(
+                (p.region.as_str(), p.fips, p.dual_stack),
+                (region, fips, dual),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            private("123456789012.dkr.ecr.us-east-1.amazonaws.com").account,
+            "123456789012"
+        );
+        assert_eq!(
+            private("210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn").partition,
+            "aws-cn"
+        );
+    }
+
+    #[test]
+    fn accepts_public() {
+        for (input, dual) in [
+            ("https://public.ecr.aws/amazonlinux", false),
+            ("public.ecr.aws", false),
+            ("public.ecr.aws:443", false),
+            ("ecr-public.aws.com", true),
+        ] {
+            let h = parse_server_url(input).unwrap();
+            assert_eq!(h.registry, Registry::Public { dual_stack: dual }, "{input}");
+            assert_eq!(h.token_scope().region, "us-east-1");
+        }
+    }
+
+    #[test]
+    fn refuses_look_alikes() {
+        for input in [
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com.fake.example.com",
+            "public.ecr.aws.fake.example.com",
+            "fakepublic.ecr.aws",
+            "12345678901.dkr.ecr.us-west-2.amazonaws.com",
+            "1234567890123.dkr.ecr.us-west-2.amazonaws.com",
+            "123456789012.dog.ecr.us-west-2.amazonaws.com",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.lol",
+            "210987654321.dkr.ecr.cn-north-1.on.aws.com.cn",
+            "not-ecr-server-url",
+            "123456789012.dkr.ecr.amazonaws.com",
+            "123456789012.dkr.ecr.us_west_2.amazonaws.com",
+            "x123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            "a.123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com.",
+            "127.0.0.1",
+            "[::1]:443",
+            "docker.io",
+        ] {
+            assert!(parse_server_url(input).is_err(), "{input} was accepted");
+        }
+    }
+
+    #[test]
+    fn refuses_parser_confusion() {
+        for input in [
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com@evil.example.com/",
+            "https://evil.example.com@123456789012.dkr.ecr.us-east-1.amazonaws.com/",
+            "https://evil.example.com\\@123456789012.dkr.ecr.us-east-1.amazonaws.com/",
+            "https://evil.example.com\\123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://evil.example.com#123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://evil.example.com?x=123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://evil.example.com/123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com%2eevil.example.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com%00",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com:443@evil.example.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com:99999",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com:0",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com:",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com\r\nHost: evil",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com\nevil.example.com",
+            "ftp://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://",
+            "https://:443",
+            "",
+            "   ",
+        ] {
+            assert!(parse_server_url(input).is_err(), "{input:?} was accepted");
+        }
+        let long = format!("{}.dkr.ecr.us-east-1.amazonaws.com", "1".repeat(5000));
+        assert!(parse_server_url(&long).is_err());
+    }
+
+    #[test]
+    fn non_ecr_hosts_are_not_malformed() {
+        assert!(matches!(
+            parse_server_url("docker.io"),
+            Err(HostError::NotEcr(_))
+        ));
+        assert!(matches!(
+            parse_server_url("https://ghcr.io/v2/"),
+            Err(HostError::NotEcr(_))
+        ));
+        assert!(matches!(
+            parse_server_url("https://a@b"),
+            Err(HostError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn scopes_share_a_region() {
+        let a = parse_server_url("111111111111.dkr.ecr.us-west-2.amazonaws.com").unwrap();
+        let b = parse_server_url("222222222222.dkr.ecr.us-west-2.amazonaws.com").unwrap();
+        let c = parse_server_url("222222222222.dkr.ecr-fips.us-west-2.amazonaws.com").unwrap();
+        assert_eq!(a.token_scope(), b.token_scope());
+        assert_ne!(a.token_scope(), c.token_scope());
+        assert_eq!(a.token_scope().key(), "ecr:us-west-2");
+        assert_eq!(
+            c.token_scope().default_endpoint(),
+            "https://ecr-fips.us-west-2.amazonaws.com"
+        );
+    }
+}

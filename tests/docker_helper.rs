@@ -1,0 +1,505 @@
+//! The docker-credential-helper protocol against the fake AWS endpoint: answers, hosts, API call
+//! counts, cache behaviour and failures.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+#[test]
+fn get_answers_with_the_token_and_caches_it() {
+    let env = TestEnv::new();
+    let answer = env.get_ok(PRIVATE);
+    assert_eq!(answer["ServerURL"], PRIVATE);
+    assert_eq!(answer["Username"], "AWS");
+    let secret = answer["Secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("pw-ecr-us-west-2-"), "{secret}");
+    assert_eq!(env.aws.count("ecr"), 1);
+    let call = &env.aws.calls()[0];
+    assert_eq!(
+        (call.region.as_str(), call.access_key.as_str()),
+        ("us-west-2", ACCESS_KEY)
+    );
+
+    // A hit: same token, no call.
+    let again = env.get_ok(&format!("https://{PRIVATE}/v2/"));
+    assert_eq!(again["Secret"], secret.as_str());
+    assert_eq!(again["ServerURL"], format!("https://{PRIVATE}/v2/"));
+    assert_eq!(env.aws.total(), 1);
+
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&env.cache_file()), 0o600);
+    assert_eq!(mode(&env.cache_dir()), 0o700);
+    let file = std::fs::read_to_string(env.cache_file()).unwrap();
+    assert!(
+        !file.contains(ACCESS_KEY) && !file.contains(SECRET_KEY),
+        "credentials in the cache file"
+    );
+}
+
+#[test]
+fn output_is_one_json_line_and_trims_input() {
+    let env = TestEnv::new();
+    let out = env.get(&format!("  {PRIVATE}\n"));
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.ends_with('\n') && text.lines().count() == 1,
+        "{text:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ServerURL"], PRIVATE);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn one_call_serves_every_account_of_a_region() {
+    let env = TestEnv::new();
+    let a = env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    let b = env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com:443");
+    let c = env.get_ok("https://333333333333.dkr.ecr.us-west-2.amazonaws.com");
+    assert_eq!(a["Secret"], b["Secret"]);
+    assert_eq!(a["Secret"], c["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 1);
+    env.get_ok("111111111111.dkr.ecr.eu-west-1.amazonaws.com");
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn each_documented_host_goes_to_its_region() {
+    let env = TestEnv::new();
+    let cases = [
+        (
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/blah/blah",
+            "us-east-1",
+        ),
+        (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com:443",
+            "eu-west-1",
+        ),
+        (
+            "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com:443",
+            "eu-west-1",
+        ),
+        (
+            "123456789012.dkr-ecr-fips.us-gov-east-1.on.aws",
+            "us-gov-east-1",
+        ),
+        (
+            "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/foo",
+            "cn-north-1",
+        ),
+        (
+            "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+            "eusc-de-east-1",
+        ),
+        (
+            "123456789012.dkr.ecr.us-isof-east-1.csp.hci.ic.gov",
+            "us-isof-east-1",
+        ),
+    ];
+    for (input, region) in cases {
+        let before = env.aws.total();
+        env.get_ok(input);
+        let calls = env.aws.calls();
+        if calls.len() > before {
+            assert_eq!(calls.last().unwrap().region, region, "{input}");
+            assert_eq!(calls.last().unwrap().service, "ecr", "{input}");
+        }
+    }
+    // One call per distinct region; the two eu-west-1 forms share one.
+    assert_eq!(env.aws.count("ecr"), 6);
+}
+
+#[test]
+fn public_ecr_uses_ecr_public_in_us_east_1() {
+    let env = TestEnv::new();
+    let a = env.get_ok("https://public.ecr.aws/amazonlinux");
+    assert_eq!(a["Username"], "AWS");
+    let calls = env.aws.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (calls[0].service.as_str(), calls[0].region.as_str()),
+        ("ecr-public", "us-east-1")
+    );
+    env.get_ok("public.ecr.aws");
+    assert_eq!(env.aws.total(), 1);
+}
+
+#[test]
+fn refused_hosts_make_no_call() {
+    let env = TestEnv::new();
+    for input in [
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com.fake.example.com",
+        "public.ecr.aws.fake.example.com",
+        "12345678901.dkr.ecr.us-west-2.amazonaws.com",
+        "1234567890123.dkr.ecr.us-west-2.amazonaws.com",
+        "123456789012.dog.ecr.us-west-2.amazonaws.com",
+        "123456789012.dkr.ecr.us-west-2.amazonaws.lol",
+        "210987654321.dkr.ecr.cn-north-1.on.aws.com.cn",
+        "not-ecr-server-url",
+        "docker.io",
+        "https://index.docker.io/v1/",
+    ] {
+        let out = env.get(input);
+        assert_not_found(&out);
+        assert!(
+            stderr(&out).is_empty(),
+            "{input}: non-ECR hosts are answered silently: {}",
+            stderr(&out)
+        );
+    }
+    for input in [
+        "https://evil.example.com@123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        "https://123456789012.dkr.ecr.us-west-2.amazonaws.com@evil.example.com",
+        "https://",
+        "",
+    ] {
+        let out = env.get(input);
+        assert_not_found(&out);
+        assert!(
+            !stderr(&out).is_empty(),
+            "{input}: malformed input is explained"
+        );
+    }
+    assert_eq!(env.aws.total(), 0);
+}
+
+#[test]
+fn list_shows_cached_registries_without_network() {
+    let env = TestEnv::new();
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "{}");
+    env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com");
+    env.get_ok("public.ecr.aws");
+    let calls = env.aws.total();
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "https://111111111111.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            "https://222222222222.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            "https://public.ecr.aws": "AWS",
+        })
+    );
+    assert_eq!(env.aws.total(), calls);
+    // Another identity sees nothing.
+    let mut other = env.vars.clone();
+    other.insert("AWS_ACCESS_KEY_ID".into(), "AKIAOTHEROTHEROTHER1".into());
+    let out = env
+        .command(&["list"])
+        .env_clear()
+        .envs(&other)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+}
+
+#[test]
+fn store_and_erase() {
+    let mut env = TestEnv::new();
+    let store = br#"{"ServerURL":"x","Username":"AWS","Secret":"s"}"#;
+    for (action, input) in [("store", &store[..]), ("erase", b"x")] {
+        let out = env.run(&[action], input);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(stdout(&out).trim(), "not implemented");
+    }
+    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+    for (action, input) in [("store", &store[..]), ("erase", b"x")] {
+        let out = env.run(&[action], input);
+        assert!(out.status.success(), "{action}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = env.run(&["store"], b"{not json");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn version_and_usage() {
+    let env = TestEnv::new();
+    for arg in ["version", "--version"] {
+        let out = env.run(&[arg], b"");
+        assert!(out.status.success());
+        assert!(
+            stdout(&out).contains(env!("CARGO_PKG_VERSION")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    for args in [&["bogus"][..], &[], &["get", "extra"]] {
+        let out = env.run(args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("usage"), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn identities_never_share_a_token() {
+    let mut env = TestEnv::new();
+    let a = env.get_ok(PRIVATE);
+    env.set("AWS_ACCESS_KEY_ID", "AKIAOTHEROTHEROTHER1");
+    let b = env.get_ok(PRIVATE);
+    assert_ne!(a["Secret"], b["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+    env.set("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    assert_eq!(env.get_ok(PRIVATE)["Secret"], a["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn profiles_key_the_cache() {
+    let mut env = TestEnv::new();
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    env.write_file(
+        "home/.aws/credentials",
+        "[dev]\naws_access_key_id = AKIADEVDEVDEVDEV0001\naws_secret_access_key = devsecret\n\
+         [prod]\naws_access_key_id = AKIAPRODPRODPROD0001\naws_secret_access_key = prodsecret\n",
+    );
+    env.set("AWS_PROFILE", "dev");
+    let dev = env.get_ok(PRIVATE);
+    env.set("AWS_PROFILE", "prod");
+    let prod = env.get_ok(PRIVATE);
+    assert_ne!(dev["Secret"], prod["Secret"]);
+    let keys: Vec<String> = env.aws.calls().into_iter().map(|c| c.access_key).collect();
+    assert_eq!(keys, ["AKIADEVDEVDEVDEV0001", "AKIAPRODPRODPROD0001"]);
+    env.set("AWS_PROFILE", "dev");
+    assert_eq!(env.get_ok(PRIVATE)["Secret"], dev["Secret"]);
+    assert_eq!(env.aws.total(), 2);
+}
+
+#[test]
+fn disabled_cache_fetches_every_time() {
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_DISABLE_CACHE", "1");
+    env.get_ok(PRIVATE);
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.count("ecr"), 2);
+    assert!(!env.cache_file().exists());
+}
+
+#[test]
+fn works_without_home_or_cache_dir() {
+    let mut env = TestEnv::new();
+    env.unset("HOME").unset("AWS_ECR_CACHE_DIR");
+    env.get_ok(PRIVATE);
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn uncreatable_cache_dir_still_serves() {
+    let mut env = TestEnv::new();
+    let blocker = env.write_file("blocker", "a file, not a directory");
+    env.set("AWS_ECR_CACHE_DIR", path_str(&blocker.join("cache")));
+    env.get_ok(PRIVATE);
+}
+
+#[test]
+fn no_credentials_is_explained() {
+    let mut env = TestEnv::new();
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    assert!(
+        stderr(&out).contains("no AWS credentials"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.aws.total(), 0);
+}
+
+#[test]
+fn access_denied_is_explained_and_not_retried() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::AccessDenied);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("access denied") && err.contains(fake_aws::IAM_MESSAGE),
+        "{err}"
+    );
+    assert_eq!(env.aws.count("ecr"), 1);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let env = TestEnv::new();
+    env.aws.script([Reply::Throttle, Reply::Throttle]);
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.count("ecr"), 3);
+
+    let env = TestEnv::new();
+    env.aws.script([Reply::ServerError, Reply::ServerError]);
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.count("ecr"), 3);
+}
+
+#[test]
+fn a_hung_endpoint_fails_in_bounded_time() {
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_TIMEOUT", "2");
+    env.aws.always(Reply::Hang);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+}
+
+#[test]
+fn malformed_tokens_are_errors() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::RawToken("bm90LWEtdG9rZW4=".into()));
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    assert!(
+        stderr(&out).contains("unusable authorization token"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Rewrites every cached entry's times, as if the clock had moved.
+fn age_cache(env: &TestEnv, issued_at: f64, expires_at: f64) {
+    let text = std::fs::read_to_string(env.cache_file()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (_, entry) in v["entries"].as_object_mut().unwrap() {
+        entry["issued_at"] = issued_at.into();
+        entry["expires_at"] = expires_at.into();
+    }
+    std::fs::write(env.cache_file(), v.to_string()).unwrap();
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn half_life_triggers_refresh() {
+    let env = TestEnv::new();
+    let first = env.get_ok(PRIVATE);
+    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    let second = env.get_ok(PRIVATE);
+    assert_ne!(first["Secret"], second["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn failed_refresh_serves_a_valid_cached_token_with_a_warning() {
+    let env = TestEnv::new();
+    let first = env.get_ok(PRIVATE);
+    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.aws.always(Reply::AccessDenied);
+    let out = env.get(PRIVATE);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Secret"], first["Secret"]);
+    assert!(
+        stderr(&out).contains("refreshing the token failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn expired_tokens_are_never_served() {
+    let env = TestEnv::new();
+    env.get_ok(PRIVATE);
+    age_cache(&env, now() - 100.0, now() - 1.0);
+    env.aws.always(Reply::ServerError);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+}
+
+#[test]
+fn short_lived_tokens_are_refetched() {
+    let env = TestEnv::new();
+    env.aws.set_lifetime(Duration::from_millis(1));
+    let a = env.get_ok(PRIVATE);
+    let b = env.get_ok(PRIVATE);
+    assert_ne!(a["Secret"], b["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn corrupt_cache_files_heal() {
+    let env = TestEnv::new();
+    env.get_ok(PRIVATE);
+    for junk in [
+        "",
+        "garbage",
+        "{\"version\":1,\"entries\":",
+        "[1,2,3]",
+        "{\"version\":1,\"entries\":{\"x\":1}}",
+    ] {
+        std::fs::write(env.cache_file(), junk).unwrap();
+        let before = env.aws.total();
+        env.get_ok(PRIVATE);
+        assert_eq!(env.aws.total(), before + 1, "{junk:?}");
+        env.get_ok(PRIVATE);
+        assert_eq!(env.aws.total(), before + 1, "{junk:?}: cache not healed");
+    }
+}
+
+#[test]
+fn concurrent_cold_gets_make_one_call() {
+    let env = TestEnv::new();
+    env.aws.set_delay(Duration::from_millis(500));
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            let cmd = env.command(&["get"]);
+            std::thread::spawn(move || {
+                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
+            })
+        })
+        .collect();
+    let secrets: std::collections::BTreeSet<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.join().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["Secret"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(env.aws.count("ecr"), 1);
+}
+
+#[test]
+fn a_killed_refresher_does_not_block_the_next_call() {
+    let env = TestEnv::new();
+    env.aws.set_delay(Duration::from_secs(30));
+    let mut child = env
+        .command(&["get"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(PRIVATE.as_bytes()).unwrap();
+    }
+    env.aws.wait_for_calls(1, Duration::from_secs(30));
+    child.kill().unwrap(); // SIGKILL, while it holds the refresh lock
+    child.wait().unwrap();
+    env.aws.set_delay(Duration::ZERO);
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.count("ecr"), 2);
+}

@@ -1,0 +1,393 @@
+//! A fake AWS endpoint on 127.0.0.1 that speaks the wire protocols we call (AWS JSON 1.1 for ECR
+//! and ECR Public, the query protocol for STS), counts calls, and misbehaves on request.
+//!
+//! One plain-threaded HTTP/1.1 server answers every service; the `X-Amz-Target` header or the
+//! form's `Action` says which operation was called. Each connection serves one request and is
+//! closed, which keeps the parser trivial and is valid HTTP.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the fake does with the next call.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A token (the default).
+    Token,
+    /// HTTP 400 `ThrottlingException`.
+    Throttle,
+    /// HTTP 500 `ServerException`.
+    ServerError,
+    /// HTTP 400 `AccessDeniedException` with an IAM-style message.
+    AccessDenied,
+    /// Accept the request and never answer (until the server is dropped).
+    Hang,
+    /// A token whose `authorizationToken` is this string verbatim.
+    RawToken(String),
+}
+
+/// One call the fake received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `ecr`, `ecr-public`, or `sts:<Action>`.
+    pub service: String,
+    /// The region from the SigV4 credential scope (`-` when unsigned).
+    pub region: String,
+    /// The access key id from the SigV4 credential scope (`-` when unsigned).
+    pub access_key: String,
+    /// The form body for STS calls.
+    pub form: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct State {
+    calls: Vec<Call>,
+    script: VecDeque<Reply>,
+    default_reply: Option<Reply>,
+    delay: Duration,
+    lifetime: Option<Duration>,
+    password: Option<String>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    stopping: AtomicBool,
+    counter: AtomicU64,
+}
+
+pub struct FakeAws {
+    shared: Arc<Shared>,
+    addr: std::net::SocketAddr,
+}
+
+pub const IAM_MESSAGE: &str = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action";
+
+impl FakeAws {
+    pub fn start() -> FakeAws {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local addr");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            counter: AtomicU64::new(0),
+        });
+        let accept_shared = shared.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accept_shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let shared = accept_shared.clone();
+                std::thread::spawn(move || handle(stream, &shared));
+            }
+        });
+        FakeAws { shared, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Replies for the next calls, in order; after them, the default reply.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state().script.extend(replies);
+    }
+
+    /// The reply once the script is used up (a token unless set).
+    pub fn always(&self, reply: Reply) {
+        self.state().default_reply = Some(reply);
+    }
+
+    /// How long every answer waits.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state().delay = delay;
+    }
+
+    /// How long issued tokens last (12 hours unless set).
+    pub fn set_lifetime(&self, lifetime: Duration) {
+        self.state().lifetime = Some(lifetime);
+    }
+
+    /// Every token's password (otherwise each token gets a unique one).
+    pub fn set_password(&self, password: &str) {
+        self.state().password = Some(password.to_string());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// Calls to `service` (`ecr`, `ecr-public`, `sts:AssumeRole`, ...).
+    pub fn count(&self, service: &str) -> usize {
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| c.service == service)
+            .count()
+    }
+
+    pub fn total(&self) -> usize {
+        self.state().calls.len()
+    }
+
+    /// Waits until at least `n` calls arrived, or panics after `limit`.
+    pub fn wait_for_calls(&self, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut state = self.state();
+        while state.calls.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "the fake got {} calls, expected {n}",
+                state.calls.len()
+            );
+            state = self.shared.changed.wait_timeout(state, left).unwrap().0;
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for FakeAws {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn handle(mut stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let Some((headers, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let target = header("x-amz-target").unwrap_or_default();
+    let form: Vec<(String, String)> = if target.is_empty() {
+        parse_form(&body)
+    } else {
+        Vec::new()
+    };
+    let service = if target.starts_with("AmazonEC2ContainerRegistry_V20150921.") {
+        "ecr".to_string()
+    } else if target.starts_with("SpencerFrontendService.") {
+        "ecr-public".to_string()
+    } else if let Some((_, action)) = form.iter().find(|(k, _)| k == "Action") {
+        format!("sts:{action}")
+    } else {
+        "unknown".to_string()
+    };
+    let (access_key, region) = header("authorization")
+        .and_then(|auth| {
+            let cred = auth.split("Credential=").nth(1)?;
+            let mut parts = cred.split('/');
+            let key = parts.next()?.to_string();
+            let _date = parts.next()?;
+            Some((key, parts.next()?.to_string()))
+        })
+        .unwrap_or_else(|| ("-".into(), "-".into()));
+
+    let (reply, delay, lifetime, password) = {
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.calls.push(Call {
+            service: service.clone(),
+            region: region.clone(),
+            access_key: access_key.clone(),
+            form: form.clone(),
+        });
+        shared.changed.notify_all();
+        let reply = state
+            .script
+            .pop_front()
+            .or_else(|| state.default_reply.clone())
+            .unwrap_or(Reply::Token);
+        (reply, state.delay, state.lifetime, state.password.clone())
+    };
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    let n = shared.counter.fetch_add(1, Ordering::SeqCst);
+    let lifetime = lifetime.unwrap_or(Duration::from_secs(12 * 3600));
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + lifetime.as_secs_f64();
+    let password = password.unwrap_or_else(|| {
+        format!(
+            "pw-{service}-{region}-{n}-k{}",
+            &access_key[access_key.len().saturating_sub(4)..]
+        )
+    });
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let (status, content_type, body) = match reply {
+        Reply::Hang => {
+            while !shared.stopping.load(Ordering::SeqCst) {
+                let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = shared
+                    .changed
+                    .wait_timeout(state, Duration::from_millis(200));
+            }
+            return;
+        }
+        Reply::Throttle => json_error(400, "ThrottlingException", "Rate exceeded"),
+        Reply::ServerError => json_error(500, "ServerException", "internal failure"),
+        Reply::AccessDenied => json_error(400, "AccessDeniedException", IAM_MESSAGE),
+        Reply::Token | Reply::RawToken(_) => {
+            let token = match reply {
+                Reply::RawToken(raw) => raw,
+                _ => token,
+            };
+            match service.as_str() {
+                "ecr" => (
+                    200,
+                    "application/x-amz-json-1.1",
+                    format!(
+                        r#"{{"authorizationData":[{{"authorizationToken":"{token}","expiresAt":{expires:.3},"proxyEndpoint":"https://123456789012.dkr.ecr.{region}.amazonaws.com"}}]}}"#
+                    ),
+                ),
+                "ecr-public" => (
+                    200,
+                    "application/x-amz-json-1.1",
+                    format!(
+                        r#"{{"authorizationData":{{"authorizationToken":"{token}","expiresAt":{expires:.3}}}}}"#
+                    ),
+                ),
+                s if s.starts_with("sts:") => sts_reply(s, &form, n),
+                _ => json_error(400, "UnknownOperationException", "unknown operation"),
+            }
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fake-{n}\r\nConnection: close\r\n\r\n{body}",
+        if status == 200 { "OK" } else { "Error" },
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
+
+fn json_error(status: u16, code: &str, message: &str) -> (u16, &'static str, String) {
+    (
+        status,
+        "application/x-amz-json-1.1",
+        format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
+    )
+}
+
+fn sts_reply(service: &str, form: &[(String, String)], n: u64) -> (u16, &'static str, String) {
+    let action = service.trim_start_matches("sts:");
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if action == "GetCallerIdentity" {
+        return (
+            200,
+            "text/xml",
+            format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/fake</Arn><UserId>AIDAFAKE</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>fake-{n}</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+            ),
+        );
+    }
+    let role = get("RoleArn");
+    let role_tag: String = role
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase();
+    let tail = &role_tag[role_tag.len().saturating_sub(8)..];
+    let expiration = "2099-01-01T00:00:00Z";
+    (
+        200,
+        "text/xml",
+        format!(
+            "<{action}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><{action}Result><Credentials><AccessKeyId>ASIA{tail}{n}</AccessKeyId><SecretAccessKey>sts-secret-{n}</SecretAccessKey><SessionToken>sts-session-{n}</SessionToken><Expiration>{expiration}</Expiration></Credentials><AssumedRoleUser><Arn>{role}/ecr-login</Arn><AssumedRoleId>AROAFAKE:ecr-login</AssumedRoleId></AssumedRoleUser></{action}Result><ResponseMetadata><RequestId>fake-{n}</RequestId></ResponseMetadata></{action}Response>"
+        ),
+    )
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(Vec<(String, String)>, String)> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = trimmed.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len.min(1 << 20)];
+    reader.read_exact(&mut body).ok()?;
+    Some((headers, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn parse_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

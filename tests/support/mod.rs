@@ -1,0 +1,212 @@
+//! Shared test environment: a temp HOME, isolated AWS/Docker config, a fake AWS endpoint, and a
+//! way to run the built binary with nothing from the real environment leaking in.
+
+#![allow(dead_code)]
+
+pub mod fake_aws;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use fake_aws::{FakeAws, Reply};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login"))
+}
+
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+pub const ACCESS_KEY: &str = "AKIAFAKEFAKEFAKE0001";
+pub const SECRET_KEY: &str = "fake-secret-key-do-not-print";
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub aws: FakeAws,
+    pub vars: BTreeMap<String, String>,
+    pub removed: Vec<String>,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let aws = FakeAws::start();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".aws")).unwrap();
+        let mut vars = BTreeMap::new();
+        let mut set = |k: &str, v: String| {
+            vars.insert(k.to_string(), v);
+        };
+        set(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        );
+        set("HOME", home.display().to_string());
+        set("AWS_EC2_METADATA_DISABLED", "true".into());
+        set(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "http://127.0.0.1:9/".into(),
+        );
+        set(
+            "AWS_CONFIG_FILE",
+            home.join(".aws/config").display().to_string(),
+        );
+        set(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join(".aws/credentials").display().to_string(),
+        );
+        set(
+            "AWS_ECR_CACHE_DIR",
+            dir.path().join("cache").display().to_string(),
+        );
+        set("DOCKER_CONFIG", home.join(".docker").display().to_string());
+        set("AWS_ENDPOINT_URL_ECR", aws.url());
+        set("AWS_ENDPOINT_URL_ECR_PUBLIC", aws.url());
+        set("AWS_ENDPOINT_URL_STS", aws.url());
+        set("AWS_ACCESS_KEY_ID", ACCESS_KEY.into());
+        set("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into());
+        set("AWS_RETRY_MODE", "standard".into());
+        TestEnv {
+            dir,
+            aws,
+            vars,
+            removed: Vec::new(),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        PathBuf::from(&self.vars["HOME"])
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    pub fn cache_file(&self) -> PathBuf {
+        self.cache_dir().join("ecr-login-cache.json")
+    }
+
+    pub fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
+        self.vars.insert(k.to_string(), v.into());
+        self
+    }
+
+    pub fn unset(&mut self, k: &str) -> &mut Self {
+        self.vars.remove(k);
+        self
+    }
+
+    /// The binary with exactly this environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).env_clear().envs(&self.vars);
+        cmd
+    }
+
+    /// Runs `args` with `stdin`, bounded by a minute.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_bounded(self.command(args), stdin, Duration::from_secs(60))
+    }
+
+    pub fn get(&self, server_url: &str) -> Output {
+        self.run(&["get"], server_url.as_bytes())
+    }
+
+    /// A successful `get`'s answer, parsed.
+    pub fn get_ok(&self, server_url: &str) -> serde_json::Value {
+        let out = self.get(server_url);
+        assert!(
+            out.status.success(),
+            "get {server_url} failed: stdout={} stderr={}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("get prints JSON")
+    }
+
+    pub fn write_file(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// Runs a command with `stdin`, killing it if it outlives `limit` (then the test fails).
+pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // The child may stop reading early (as it should for oversized input): ignore EPIPE.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts Docker's "no credentials" answer.
+pub fn assert_not_found(out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(out));
+    assert_eq!(stdout(out), NOT_FOUND);
+}
+
+/// Whether an external tool is installed; with `CI=true` a missing one fails the test.
+pub fn require_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} is not installed; .ci/run must install it");
+        }
+        eprintln!("SKIPPED: {name} is not installed");
+    }
+    found
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
