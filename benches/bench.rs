@@ -1,0 +1,266 @@
+//! Benchmark: what a `get` costs on a cache hit and a miss, against the spawn floor and the Go
+//! helper, in one interleaved run on this machine. Reports figures; asserts nothing about time.
+//!
+//! Run with `scripts/bench` (which also isolates the Go helper from the network), or
+//! `cargo bench --bench bench`. Knobs: `BENCH_ITERATIONS` (hit runs per command, default 300),
+//! `BENCH_COLD` (cold runs, default 20), `BENCH_GO_HELPER` (path of the Go helper; default
+//! `/usr/bin/docker-credential-ecr-login` when that is Debian's `amazon-ecr-credential-helper`).
+
+#[path = "../tests/support/fake_aws.rs"]
+mod fake_aws;
+
+use base64::Engine;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+const ACCESS_KEY: &str = "AKIABENCHBENCHBENCH1";
+const PASSWORD: &str = "bench-password";
+
+struct Sample {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs `cmd` with `stdin`, measuring wall time from spawn to reap and the child's peak RSS.
+fn measure(cmd: &mut Command, stdin: &[u8]) -> Sample {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(rc, pid, "wait4 failed");
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    Sample {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+fn setup(fake: &fake_aws::FakeAws) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    let p = |rel: &str| home.join(rel).display().to_string();
+    let env = vec![
+        ("PATH".into(), "/usr/bin:/bin".into()),
+        ("HOME".into(), p("")),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ("AWS_CONFIG_FILE".into(), p(".aws/config")),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), p(".aws/credentials")),
+        ("AWS_ECR_CACHE_DIR".into(), p(".ecr")),
+        ("AWS_ENDPOINT_URL_ECR".into(), fake.url()),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC".into(), fake.url()),
+        ("AWS_ENDPOINT_URL_STS".into(), fake.url()),
+        ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "bench-secret-key".into()),
+        ("AWS_REGION".into(), "us-west-2".into()),
+    ];
+    Setup { _dir: dir, env }
+}
+
+fn command(bin: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+    let mut c = Command::new(bin);
+    c.args(args).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    c
+}
+
+/// The Go helper (v0.6) keys its cache by `<region>-<base64(key id + md5(""))>-<account>`, where the
+/// odd checksum is its `md5.New().Sum(data)` call; it resolves credentials on every call, which
+/// with environment keys costs no network.
+fn fill_go_cache(cache_dir: &Path) {
+    let mut checksum = ACCESS_KEY.as_bytes().to_vec();
+    checksum.extend_from_slice(&[
+        0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04, 0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42,
+        0x7e,
+    ]);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = format!("us-west-2-{}-123456789012", b64.encode(&checksum));
+    let token = b64.encode(format!("AWS:{PASSWORD}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let rfc3339 = |secs: u64| {
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let body = serde_json::json!({
+        "Registries": { key: {
+            "AuthorizationToken": token,
+            "RequestedAt": rfc3339(now),
+            "ExpiresAt": rfc3339(now + 12 * 3600),
+            "ProxyEndpoint": format!("https://{HOST}"),
+            "Service": 0,
+        }},
+        "Version": "1.0",
+    });
+    std::fs::create_dir_all(cache_dir).unwrap();
+    std::fs::write(cache_dir.join("cache.json"), body.to_string()).unwrap();
+}
+
+fn go_helper() -> Option<PathBuf> {
+    let path = std::env::var_os("BENCH_GO_HELPER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-credential-ecr-login"));
+    let owner = Command::new("dpkg").args(["-S", &path.display().to_string()]).output().ok()?;
+    let from_go_package = String::from_utf8_lossy(&owner.stdout).contains("amazon-ecr-credential-helper");
+    (path.exists() && (from_go_package || std::env::var_os("BENCH_GO_HELPER").is_some())).then_some(path)
+}
+
+fn main() {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login"));
+    let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let cold_runs: usize = std::env::var("BENCH_COLD").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let fake = fake_aws::FakeAws::start();
+    fake.set_password(PASSWORD);
+    let s = setup(&fake);
+    let input = HOST.as_bytes();
+
+    // Fill our cache and check the answer.
+    let out = command(&ours, &["get"], &s.env).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+        c.stdin.take().unwrap().write_all(input)?;
+        c.wait_with_output()
+    }).expect("run ours");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains(PASSWORD), "our get failed");
+    assert_eq!(fake.total(), 1);
+
+    let go = go_helper().and_then(|go| {
+        let cache_dir = PathBuf::from(&s.env.iter().find(|(k, _)| k == "AWS_ECR_CACHE_DIR").unwrap().1);
+        fill_go_cache(&cache_dir);
+        let out = command(&go, &["get"], &s.env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(input)?;
+            c.wait_with_output()
+        }).ok()?;
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).contains(PASSWORD) {
+            Some(go)
+        } else {
+            println!("Go helper at {}: its cache was not hit; left out", go.display());
+            None
+        }
+    });
+    let cat = PathBuf::from("/bin/cat");
+
+    // Interleaved: floor, ours, Go, floor, ours, Go, ...
+    let mut names = vec![("floor (/bin/cat)", cat.clone(), vec![]), ("ecr-login get (hit)", ours.clone(), vec!["get"])];
+    if let Some(go) = &go {
+        names.push(("Go helper get (hit)", go.clone(), vec!["get"]));
+    }
+    let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
+    let mut rss: Vec<i64> = vec![0; names.len()];
+    for _ in 0..iterations {
+        for (i, (_, bin, args)) in names.iter().enumerate() {
+            let sample = measure(&mut command(bin, args, &s.env), input);
+            walls[i].push(sample.wall);
+            rss[i] = rss[i].max(sample.max_rss_kib);
+        }
+    }
+    assert_eq!(fake.total(), 1, "a hit made an API call");
+    let floor = median(walls[0].clone());
+    println!("# ecr-login benchmark ({iterations} interleaved runs each)");
+    println!("{:<24} {:>12} {:>12} {:>10} {:>14}", "command", "median", "p90", "x floor", "peak RSS");
+    for (i, (name, _, _)) in names.iter().enumerate() {
+        let m = median(walls[i].clone());
+        println!(
+            "{:<24} {:>12} {:>12} {:>10.2} {:>10} KiB",
+            name,
+            ms(m),
+            ms(percentile(walls[i].clone(), 0.9)),
+            m.as_secs_f64() / floor.as_secs_f64(),
+            rss[i]
+        );
+    }
+    if go.is_some() {
+        let ratio = median(walls[2].clone()).as_secs_f64() / median(walls[1].clone()).as_secs_f64();
+        println!("Go helper / ecr-login on a hit: {ratio:.1}x");
+    }
+
+    // Cold: no cache, every call fetches from the loopback fake.
+    let mut cold_env = s.env.clone();
+    cold_env.push(("AWS_ECR_DISABLE_CACHE".into(), "1".into()));
+    let mut cold = Vec::new();
+    let mut cold_rss = 0;
+    for _ in 0..cold_runs {
+        let sample = measure(&mut command(&ours, &["get"], &cold_env), input);
+        cold.push(sample.wall);
+        cold_rss = cold_rss.max(sample.max_rss_kib);
+    }
+    println!(
+        "{:<24} {:>12} {:>12} {:>10.2} {:>10} KiB",
+        "ecr-login get (cold)",
+        ms(median(cold.clone())),
+        ms(percentile(cold, 0.9)),
+        0.0,
+        cold_rss
+    );
+    // Where a cold call's time goes, from the debug log.
+    cold_env.push(("AWS_ECR_LOG_LEVEL".into(), "debug".into()));
+    let out = command(&ours, &["get"], &cold_env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(input)?;
+            c.wait_with_output()
+        })
+        .expect("cold debug run");
+    println!("cold call breakdown (AWS_ECR_LOG_LEVEL=debug):");
+    for line in String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(" in ")) {
+        println!("  {line}");
+    }
+
+    // The herd: 64 concurrent cold calls for one region and identity.
+    let herd = setup(&fake);
+    fake.set_delay(Duration::from_millis(500));
+    let before = fake.total();
+    let started = Instant::now();
+    let children: Vec<_> = (0..64)
+        .map(|_| {
+            let mut c = command(&ours, &["get"], &herd.env);
+            c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = c.spawn().expect("spawn");
+            let _ = child.stdin.take().unwrap().write_all(input);
+            child
+        })
+        .collect();
+    let ok = children.into_iter().filter_map(|mut c| c.wait().ok()).filter(|s| s.success()).count();
+    println!(
+        "herd: 64 concurrent cold gets, endpoint answering after 500 ms: {} wall, {ok}/64 succeeded, {} API call(s)",
+        ms(started.elapsed()),
+        fake.total() - before
+    );
+    let size = std::fs::metadata(&ours).map(|m| m.len()).unwrap_or(0);
+    println!("binary size: {:.2} MiB ({})", size as f64 / 1048576.0, ours.display());
+}
