@@ -24,6 +24,9 @@ pub struct Selection {
     pub role_arn: Option<String>,
     /// Credentials already resolved by the caller (the kubelet's per-pod web identity role).
     pub credentials: Option<Credentials>,
+    /// A role assumed with a web identity token, on a cache miss only (the kubelet's per-pod
+    /// role): the STS call then runs under the fetch's deadline.
+    pub web_identity: Option<crate::web_identity::WebIdentity>,
 }
 
 /// A token as AWS issued it, decoded.
@@ -107,6 +110,9 @@ pub async fn resolve_credentials(
 ) -> Result<Credentials, Error> {
     if let Some(creds) = &selection.credentials {
         return Ok(creds.clone());
+    }
+    if let Some(web_identity) = &selection.web_identity {
+        return crate::web_identity::assume(config, web_identity).await;
     }
     let started = Instant::now();
     let provider = config
@@ -237,7 +243,7 @@ pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
     Ok((user.to_string(), Secret::new(password)))
 }
 
-fn sdk_error<E, R>(e: SdkError<E, R>, endpoint: &str) -> Error
+pub(crate) fn sdk_error<E, R>(e: SdkError<E, R>, endpoint: &str) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

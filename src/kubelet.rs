@@ -1,7 +1,807 @@
-//! Stub: to be written.
+//! The kubelet image credential provider protocol (`credentialprovider.kubelet.k8s.io`).
+//!
+//! The kubelet runs `<bin dir>/ecr-credential-provider` (a link to this binary) for every image
+//! its `CredentialProviderConfig` routes here, writes one `CredentialProviderRequest` to stdin
+//! and reads one `CredentialProviderResponse` from stdout. It decodes the answer strictly, so
+//! stdout carries that JSON object and nothing else; on failure stdout stays empty, the exit
+//! code is 1 and stderr gets one line, which the kubelet puts in its error.
+//!
+//! The token comes from the same data path as Docker's (host rules, regions, endpoints, disk
+//! cache); what is specific here is reading the image, the fallback region for hosts that are
+//! not ECR (pull-through caches and mirrors), and the pod's own role (KEP-4412), whose STS call
+//! runs only on a cache miss.
 
-/// Runs the `kubelet` front end; returns the exit code.
-pub fn run(_args: &[String]) -> i32 {
-    eprintln!("ecr-login: kubelet is not implemented yet");
+use crate::cache;
+use crate::config;
+use crate::docker::quote;
+use crate::error::Error;
+use crate::log::{debug, error, info};
+use crate::registry::{self, EcrHost, HostError, Registry};
+use crate::token::{self, Request, Token};
+use crate::web_identity::WebIdentity;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
+/// Versions we answer in, newest first; the answer must carry the version asked.
+pub const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
+pub const REQUEST_KIND: &str = "CredentialProviderRequest";
+pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
+
+/// The service account annotation naming the role a pod pulls its images with.
+pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+/// The role for pods whose service account has no annotation (only with a token).
+pub const ROLE_ENV: &str = "AWS_ECR_ROLE_ARN";
+
+/// The most we read from stdin. A request is an image name, a service account token (a few
+/// KiB) and the annotations the config asks for (Kubernetes caps all of an object's
+/// annotations at 256 KiB together).
+pub const MAX_REQUEST: usize = 512 * 1024;
+
+/// The kubelet kills a plugin after a minute and then pulls without credentials. Whatever
+/// `AWS_ECR_TIMEOUT` says, we answer (with an error) before that.
+pub const HARD_LIMIT: Duration = Duration::from_secs(50);
+
+const USAGE: &str = "usage: ecr-credential-provider (or docker-credential-ecr-login kubelet): reads a CredentialProviderRequest on stdin";
+
+/// Why the kubelet gets no credentials. Each variant renders as the one line on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeletError {
+    #[error("unexpected argument {0}; {USAGE}")]
+    Usage(String),
+    #[error("cannot read the request from stdin: {0}")]
+    Read(std::io::Error),
+    #[error("the request is longer than {MAX_REQUEST} bytes")]
+    TooLarge,
+    #[error("the request is not valid JSON: {0}")]
+    Json(String),
+    #[error("the request is not a CredentialProviderRequest: {0}")]
+    Shape(String),
+    #[error("unsupported apiVersion {0}; this plugin speaks {API_GROUP}/v1, v1beta1 and v1alpha1")]
+    ApiVersion(String),
+    #[error("the request's image is empty")]
+    EmptyImage,
+    #[error("bad image {image}: {why}")]
+    Image { image: String, why: String },
+    #[error(
+        "{0} is not an Amazon ECR registry and no AWS region is configured for it; set AWS_REGION (or a region in the AWS config) to use that region's ECR token"
+    )]
+    NoRegion(String),
+    #[error("{registry}: the region {region:?} from the AWS configuration is not a region name")]
+    BadRegion { registry: String, region: String },
+    #[error("the role ARN {arn:?} from {source_name} is not an IAM role ARN")]
+    RoleArn { arn: String, source_name: String },
+    #[error(
+        "the pod's service account names the role {0} but the request carries no service account token; give the provider a tokenAttributes block in the kubelet's CredentialProviderConfig"
+    )]
+    NoServiceAccountToken(String),
+    #[error("the service account token is not a JWT with iss and sub claims: {0}")]
+    ServiceAccountToken(&'static str),
+    #[error("{registry}: {source}")]
+    Token { registry: String, source: Error },
+    #[error("timed out after {0:?} (the kubelet's limit is a minute)")]
+    HardLimit(Duration),
+    #[error("cannot write the response: {0}")]
+    Write(String),
+}
+
+/// A request, read.
+#[derive(Debug)]
+pub struct ProviderRequest {
+    /// `credentialprovider.kubelet.k8s.io/<version>`, as sent.
+    pub api_version: String,
+    pub image: String,
+    /// v1 only, when the kubelet's config has `tokenAttributes`.
+    pub service_account_token: Option<crate::secret::Secret>,
+    pub service_account_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProviderResponse<'a> {
+    kind: &'static str,
+    api_version: &'a str,
+    cache_key_type: &'static str,
+    cache_duration: String,
+    auth: BTreeMap<&'a str, AuthConfig<'a>>,
+}
+
+#[derive(Serialize)]
+struct AuthConfig<'a> {
+    username: &'a str,
+    password: &'a str,
+}
+
+/// Runs the front end; returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    match args {
+        [] => {}
+        [a] if matches!(a.as_str(), "--version" | "-V" | "version") => {
+            println!(
+                "{} (ecr-login) {}",
+                crate::cli::KUBELET_NAME,
+                crate::cli::VERSION
+            );
+            return 0;
+        }
+        [a] if matches!(a.as_str(), "--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            return 0;
+        }
+        [a, ..] => return fail(&KubeletError::Usage(quote(a))),
+    }
+    let watchdog = arm_watchdog(HARD_LIMIT);
+    let answer = answer(&mut std::io::stdin().lock());
+    // Disarmed before anything is written: a response is never cut short by the watchdog.
+    drop(watchdog);
+    match answer {
+        Ok(json) => {
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{json}").and_then(|_| out.flush()) {
+                Ok(()) => 0,
+                Err(e) => fail(&KubeletError::Write(e.to_string())),
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// The response JSON for the request on `input`.
+pub fn answer(input: &mut dyn Read) -> Result<String, KubeletError> {
+    let raw = read_request(input)?;
+    let request = parse_request(&raw)?;
+    let registry = registry_of(&request.image)?;
+    let (host, mut token_request) = resolve(&registry)?;
+    if let Some(role) = pod_role(&request)? {
+        debug!(
+            "{registry}: pulling with the pod's role {}",
+            role.web_identity.role_arn
+        );
+        token_request.selection.web_identity = Some(role.web_identity);
+        token_request.identity.extend(role.identity);
+    }
+    let token = token::token_for(&host, &token_request).map_err(|source| KubeletError::Token {
+        registry: registry.clone(),
+        source,
+    })?;
+    response(&request.api_version, &registry, &token, cache::now())
+}
+
+/// Reads at most [`MAX_REQUEST`] bytes; more is an error, not something to wait for.
+fn read_request(input: &mut dyn Read) -> Result<Vec<u8>, KubeletError> {
+    let mut buf = Vec::new();
+    input
+        .take(MAX_REQUEST as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(KubeletError::Read)?;
+    if buf.len() > MAX_REQUEST {
+        return Err(KubeletError::TooLarge);
+    }
+    Ok(buf)
+}
+
+/// Checks kind and version, and reads the fields we use. Unknown request fields are ignored:
+/// a newer kubelet may send more, and only the response is decoded strictly. Field values are
+/// read by hand rather than by serde so that no error message can echo a token.
+pub fn parse_request(raw: &[u8]) -> Result<ProviderRequest, KubeletError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(KubeletError::Json("stdin is empty".into()));
+    }
+    // Syntax errors name a position, never the input.
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| KubeletError::Json(e.to_string()))?;
+    let Value::Object(object) = value else {
+        return Err(KubeletError::Shape("it is not a JSON object".into()));
+    };
+    let kind = string_field(&object, "kind")?
+        .ok_or_else(|| KubeletError::Shape("it has no kind".into()))?;
+    if kind != REQUEST_KIND {
+        return Err(KubeletError::Shape(format!(
+            "its kind is {}, not {REQUEST_KIND}",
+            quote(&kind)
+        )));
+    }
+    let api_version = string_field(&object, "apiVersion")?
+        .ok_or_else(|| KubeletError::Shape("it has no apiVersion".into()))?;
+    let version = api_version
+        .strip_prefix(API_GROUP)
+        .and_then(|v| v.strip_prefix('/'))
+        .filter(|v| API_VERSIONS.contains(v))
+        .ok_or_else(|| KubeletError::ApiVersion(quote(&api_version)))?;
+    let image = string_field(&object, "image")?.unwrap_or_default();
+    if image.trim().is_empty() {
+        return Err(KubeletError::EmptyImage);
+    }
+    // Per-pod credentials exist in v1 only; older versions have no such fields.
+    let (token, annotations) = if version == "v1" {
+        let token = string_field(&object, "serviceAccountToken")?
+            .filter(|t| !t.is_empty())
+            .map(crate::secret::Secret::new);
+        let annotations = match object.get("serviceAccountAnnotations") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(KubeletError::Shape(format!(
+                        "the annotation {} is not a string",
+                        quote(k)
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(KubeletError::Shape(
+                    "serviceAccountAnnotations is not an object".into(),
+                ));
+            }
+        };
+        (token, annotations)
+    } else {
+        (None, BTreeMap::new())
+    };
+    Ok(ProviderRequest {
+        api_version,
+        image,
+        service_account_token: token,
+        service_account_annotations: annotations,
+    })
+}
+
+/// A string field; absent and `null` are `None`, any other type is an error.
+fn string_field(object: &Map<String, Value>, name: &str) -> Result<Option<String>, KubeletError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(KubeletError::Shape(format!("{name} is not a string"))),
+    }
+}
+
+/// The registry part of an image reference, as written (`host[:port]`): it is the answer's
+/// `auth` key, which the kubelet matches against the image with the port. The kubelet sends
+/// normalized references (`docker.io/library/nginx`); a bare Docker Hub name is read the way
+/// Docker reads it, for completeness.
+pub fn registry_of(image: &str) -> Result<String, KubeletError> {
+    let image = image.trim();
+    if image.is_empty() {
+        return Err(KubeletError::EmptyImage);
+    }
+    let bad = |why: &str| KubeletError::Image {
+        image: quote(image),
+        why: why.to_string(),
+    };
+    if image.len() > registry::MAX_SERVER_URL_LEN {
+        return Err(bad("it is too long"));
+    }
+    if image.contains("://") {
+        return Err(bad("an image reference has no scheme"));
+    }
+    if let Some(c) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(&format!("it contains the character {c:?}")));
+    }
+    let registry = match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        Some(("", _)) => return Err(bad("it has no registry")),
+        _ => "docker.io",
+    };
+    if let Some(c) = registry
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
+    {
+        return Err(bad(&format!("its registry contains {c:?}")));
+    }
+    Ok(registry.to_string())
+}
+
+/// The ECR host for `registry` and the credentials to use: an ECR host (or an alias from the
+/// registry config) as such; any other host gets the private ECR token of the configured
+/// region, as the reference plugin does, for pull-through caches and mirrors in front of ECR.
+fn resolve(registry: &str) -> Result<(EcrHost, Request), KubeletError> {
+    match config::resolve(registry) {
+        Ok(resolved) => Ok(resolved),
+        Err(Error::Host(HostError::NotEcr(_))) => {
+            let region = default_region().ok_or_else(|| KubeletError::NoRegion(registry.into()))?;
+            let host = fallback_host(registry, &region)?;
+            info!(
+                "{registry} is not an ECR host; answering with the ECR token of {region}, the configured region"
+            );
+            Ok((host, Request::default()))
+        }
+        Err(Error::Host(HostError::Malformed(why))) => Err(KubeletError::Image {
+            image: quote(registry),
+            why,
+        }),
+        Err(source) => Err(KubeletError::Token {
+            registry: registry.into(),
+            source,
+        }),
+    }
+}
+
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
+/// them. No instance metadata: the region is part of the cache key, and a cache hit must not
+/// cost a network call.
+fn default_region() -> Option<String> {
+    use aws_config::environment::region::EnvironmentVariableRegionProvider;
+    use aws_config::meta::region::RegionProviderChain;
+    use aws_config::profile::ProfileFileRegionProvider;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let region = runtime.block_on(async {
+        RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+            .or_else(ProfileFileRegionProvider::new())
+            .region()
+            .await
+    });
+    runtime.shutdown_background();
+    region.map(|r| r.as_ref().trim().to_string())
+}
+
+/// An [`EcrHost`] for a registry that is not ECR: the token is `region`'s private ECR token,
+/// with the FIPS and dual-stack endpoints when the AWS configuration asks for them.
+fn fallback_host(registry: &str, region: &str) -> Result<EcrHost, KubeletError> {
+    let bad_region = || KubeletError::BadRegion {
+        registry: registry.to_string(),
+        region: region.to_string(),
+    };
+    if !registry::is_region(region) {
+        return Err(bad_region());
+    }
+    let suffix = registry::partition_dns_suffix(region);
+    let Some(Registry::Private(mut private)) =
+        registry::classify(&format!("000000000000.dkr.ecr.{region}.{suffix}"))
+    else {
+        return Err(bad_region());
+    };
+    let env_true = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    private.account = String::new();
+    private.fips = env_true("AWS_USE_FIPS_ENDPOINT");
+    private.dual_stack = env_true("AWS_USE_DUALSTACK_ENDPOINT");
+    let (host, port) = match registry.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (registry, None),
+    };
+    Ok(EcrHost {
+        host: host.to_ascii_lowercase(),
+        port,
+        registry: Registry::Private(private),
+    })
+}
+
+/// A pod's own role and the cache identity that goes with it.
+pub struct PodRole {
+    pub web_identity: WebIdentity,
+    pub identity: Vec<(String, String)>,
+}
+
+/// The pod's own role, when it has one and a token to assume it with.
+///
+/// A cache hit skips STS, and STS (the role's trust policy) is what decides whether a service
+/// account may use a role. Anyone who can create a service account can annotate it with any
+/// role ARN, so an entry keyed by the role alone would hand one service account's token to
+/// another that the trust policy refuses. Entries are therefore keyed by the role and by the
+/// token's `iss`, `sub` and `aud`: exactly what a trust policy can tell apart. The claims are
+/// read, not verified: the kubelet minted the token for this pod, and STS verifies it.
+pub fn pod_role(request: &ProviderRequest) -> Result<Option<PodRole>, KubeletError> {
+    let annotated = request
+        .service_account_annotations
+        .get(ROLE_ANNOTATION)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let from_env = || {
+        std::env::var(ROLE_ENV)
+            .ok()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+    };
+    let token = match (&annotated, &request.service_account_token) {
+        (_, Some(token)) => token,
+        // The pod asked for a role that cannot be assumed: its images must not silently come
+        // with the node's credentials instead.
+        (Some(role), None) => return Err(KubeletError::NoServiceAccountToken(role.clone())),
+        (None, None) => return Ok(None),
+    };
+    let (role, source_name) = match annotated {
+        Some(role) => (role, format!("the annotation {ROLE_ANNOTATION}")),
+        None => match from_env() {
+            Some(role) => (role, ROLE_ENV.to_string()),
+            None => return Ok(None),
+        },
+    };
+    if !is_role_arn(&role) {
+        return Err(KubeletError::RoleArn {
+            arn: role,
+            source_name,
+        });
+    }
+    let claims = claims(token.expose())?;
+    let identity = vec![
+        ("kubelet.role_arn".to_string(), role.clone()),
+        ("kubelet.sa.iss".to_string(), claims.iss.clone()),
+        ("kubelet.sa.sub".to_string(), claims.sub.clone()),
+        ("kubelet.sa.aud".to_string(), claims.audience()),
+    ];
+    Ok(Some(PodRole {
+        web_identity: WebIdentity {
+            role_arn: role,
+            token: token.clone(),
+            session_name: session_name(&claims.sub),
+        },
+        identity,
+    }))
+}
+
+/// `arn:<partition>:iam::<account>:role/<path and name>`.
+pub fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let name = resource.strip_prefix("role/").unwrap_or_default();
+    *prefix == "arn"
+        && !partition.is_empty()
+        && partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        && *service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && arn.len() <= 2048
+        && !name.is_empty()
+        && !name.ends_with('/')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+}
+
+/// The claims of a service account token that a role's trust policy can test.
+#[derive(Debug, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    #[serde(default)]
+    pub aud: Audience,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Claims {
+    /// The audiences, sorted, as one string.
+    fn audience(&self) -> String {
+        let mut all = match &self.aud {
+            Audience::None => Vec::new(),
+            Audience::One(a) => vec![a.clone()],
+            Audience::Many(v) => v.clone(),
+        };
+        all.sort();
+        all.join("\n")
+    }
+}
+
+/// Reads a JWT's payload without verifying it.
+pub fn claims(token: &str) -> Result<Claims, KubeletError> {
+    let mut parts = token.trim().split('.');
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(KubeletError::ServiceAccountToken(
+            "it does not have three parts",
+        ));
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| KubeletError::ServiceAccountToken("its payload is not base64url"))?;
+    let claims: Claims = serde_json::from_slice(&bytes)
+        .map_err(|_| KubeletError::ServiceAccountToken("its payload lacks iss or sub"))?;
+    if claims.iss.is_empty() || claims.sub.is_empty() {
+        return Err(KubeletError::ServiceAccountToken("iss or sub is empty"));
+    }
+    Ok(claims)
+}
+
+/// `ecr-login.<namespace>.<name>` for `system:serviceaccount:<namespace>:<name>`, so CloudTrail
+/// shows which service account pulled; within STS's 64 characters of `[\w+=,.@-]`.
+pub fn session_name(sub: &str) -> String {
+    let name = match sub.strip_prefix("system:serviceaccount:") {
+        Some(rest) => format!("ecr-login.{}", rest.replace(':', ".")),
+        None => "ecr-login".to_string(),
+    };
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+        .take(64)
+        .collect()
+}
+
+/// The response JSON: exactly the five documented fields.
+fn response(
+    api_version: &str,
+    registry: &str,
+    token: &Token,
+    now: f64,
+) -> Result<String, KubeletError> {
+    let mut auth = BTreeMap::new();
+    auth.insert(
+        registry,
+        AuthConfig {
+            username: &token.username,
+            password: token.password.expose(),
+        },
+    );
+    let answer = ProviderResponse {
+        kind: RESPONSE_KIND,
+        api_version,
+        cache_key_type: "Registry",
+        cache_duration: cache_duration(token.expires_at, now),
+        auth,
+    };
+    serde_json::to_string(&answer).map_err(|e| KubeletError::Write(e.to_string()))
+}
+
+/// Half the token's remaining lifetime, so the kubelet asks again while the token still has
+/// hours to run. Whole seconds, rounded down; `0s` ("do not cache") only for a token with
+/// less than two seconds left.
+pub fn cache_duration(expires_at: f64, now: f64) -> String {
+    let half = ((expires_at - now) / 2.0).floor();
+    let seconds = if half.is_finite() && half > 0.0 {
+        half as u64
+    } else {
+        0
+    };
+    go_duration(seconds)
+}
+
+/// A duration as Go's `time.Duration.String()` prints whole seconds: `5h59m58s`, `1m0s`, `45s`.
+pub fn go_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Prints the one line the kubelet shows, to stderr whatever `AWS_ECR_LOG_FILE` says (and to
+/// the log file too when one is set).
+fn fail(err: &KubeletError) -> i32 {
+    if std::env::var_os("AWS_ECR_LOG_FILE").is_some_and(|f| !f.is_empty()) {
+        error!("{err}");
+    }
+    let _ = writeln!(std::io::stderr().lock(), "ecr-login: error: {err}");
     1
+}
+
+/// Ends the process with an error once `limit` has passed, unless the returned sender is
+/// dropped first. The data path bounds itself with `AWS_ECR_TIMEOUT`; this holds even when
+/// that is set above the kubelet's own limit.
+fn arm_watchdog(limit: Duration) -> mpsc::Sender<()> {
+    let (disarm, disarmed) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit) {
+            std::process::exit(fail(&KubeletError::HardLimit(limit)));
+        }
+    });
+    disarm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        for (secs, text) in [
+            (0, "0s"),
+            (1, "1s"),
+            (59, "59s"),
+            (60, "1m0s"),
+            (61, "1m1s"),
+            (3600, "1h0m0s"),
+            (21_598, "5h59m58s"),
+            (43_200, "12h0m0s"),
+            (90_061, "25h1m1s"),
+        ] {
+            assert_eq!(go_duration(secs), text);
+        }
+    }
+
+    #[test]
+    fn cache_duration_is_half_the_remaining_lifetime() {
+        assert_eq!(cache_duration(1000.0 + 43_200.0, 1000.0), "6h0m0s");
+        assert_eq!(cache_duration(1000.0 + 43_196.5, 1000.0), "5h59m58s");
+        assert_eq!(cache_duration(1002.0, 1000.0), "1s");
+        assert_eq!(cache_duration(1001.9, 1000.0), "0s");
+        assert_eq!(cache_duration(900.0, 1000.0), "0s");
+        assert_eq!(cache_duration(f64::NAN, 1000.0), "0s");
+    }
+
+    #[test]
+    fn registry_part_of_images() {
+        for (image, registry) in [
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1.0",
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            ),
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com:443/team/app@sha256:abcd",
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com:443",
+            ),
+            ("public.ecr.aws/nginx/nginx", "public.ecr.aws"),
+            (
+                "mirror.example.com:5000/library/nginx",
+                "mirror.example.com:5000",
+            ),
+            ("localhost/app", "localhost"),
+            ("docker.io/library/nginx", "docker.io"),
+            ("library/nginx", "docker.io"),
+            ("nginx", "docker.io"),
+            ("  Registry.Example.COM/x  ", "Registry.Example.COM"),
+        ] {
+            assert_eq!(registry_of(image).unwrap(), registry, "{image}");
+        }
+        for image in [
+            "",
+            "   ",
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
+            "/app",
+            "evil.example.com@123456789012.dkr.ecr.us-west-2.amazonaws.com/x",
+            "a b.example.com/x",
+            "host.example.com\n/x",
+            "[::1]:5000/x",
+        ] {
+            assert!(registry_of(image).is_err(), "{image:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        for arn in [
+            "arn:aws:iam::123456789012:role/puller",
+            "arn:aws-cn:iam::123456789012:role/path/to/puller",
+            "arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f_g-h",
+        ] {
+            assert!(is_role_arn(arn), "{arn}");
+        }
+        for arn in [
+            "",
+            "puller",
+            "arn:aws:iam::123456789012:user/puller",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:sts::123456789012:role/x",
+            "arn:aws:iam::12345678901:role/x",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:AWS:iam::123456789012:role/x",
+        ] {
+            assert!(!is_role_arn(arn), "{arn}");
+        }
+    }
+
+    fn jwt(payload: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(payload))
+    }
+
+    #[test]
+    fn reads_token_claims() {
+        let c = claims(&jwt(
+            r#"{"iss":"https://oidc.example","sub":"system:serviceaccount:ns:sa","aud":["b","a"]}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.sub, "system:serviceaccount:ns:sa");
+        assert_eq!(c.audience(), "a\nb");
+        let c = claims(&jwt(r#"{"iss":"i","sub":"s","aud":"x"}"#)).unwrap();
+        assert_eq!(c.audience(), "x");
+        for bad in [
+            "not-a-jwt".to_string(),
+            "a.b".to_string(),
+            "a.%%%.c".to_string(),
+            jwt(r#"{"sub":"s"}"#),
+            jwt(r#"{"iss":"","sub":"s"}"#),
+            jwt("[]"),
+            format!("{}.x", jwt(r#"{"iss":"i","sub":"s"}"#)),
+        ] {
+            assert!(claims(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_names() {
+        assert_eq!(
+            session_name("system:serviceaccount:team-a:puller"),
+            "ecr-login.team-a.puller"
+        );
+        assert_eq!(session_name("someone"), "ecr-login");
+        let long = format!("system:serviceaccount:{}:x", "n".repeat(100));
+        assert_eq!(session_name(&long).len(), 64);
+    }
+
+    fn request(json: &str) -> Result<ProviderRequest, KubeletError> {
+        parse_request(json.as_bytes())
+    }
+
+    #[test]
+    fn parses_requests() {
+        let r = request(
+            r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"x.example.com/a","serviceAccountToken":"t","serviceAccountAnnotations":{"k":"v"},"future":1}"#,
+        )
+        .unwrap();
+        assert_eq!(r.api_version, "credentialprovider.kubelet.k8s.io/v1");
+        assert_eq!(r.image, "x.example.com/a");
+        assert_eq!(r.service_account_token.unwrap().expose(), "t");
+        assert_eq!(r.service_account_annotations["k"], "v");
+        let r = request(
+            r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1alpha1","image":"x.example.com/a","serviceAccountToken":"t"}"#,
+        )
+        .unwrap();
+        assert!(r.service_account_token.is_none(), "v1alpha1 has no tokens");
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        type Check = fn(&KubeletError) -> bool;
+        let cases: &[(&str, Check)] = &[
+            ("", |e| matches!(e, KubeletError::Json(_))),
+            ("{", |e| matches!(e, KubeletError::Json(_))),
+            ("[]", |e| matches!(e, KubeletError::Shape(_))),
+            (
+                r#"{"kind":"Pod","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"a/b"}"#,
+                |e| matches!(e, KubeletError::Shape(_)),
+            ),
+            (
+                r#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"a/b"}"#,
+                |e| matches!(e, KubeletError::Shape(_)),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v2","image":"a/b"}"#,
+                |e| matches!(e, KubeletError::ApiVersion(_)),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"v1","image":"a/b"}"#,
+                |e| matches!(e, KubeletError::ApiVersion(_)),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":""}"#,
+                |e| matches!(e, KubeletError::EmptyImage),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1"}"#,
+                |e| matches!(e, KubeletError::EmptyImage),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":7}"#,
+                |e| matches!(e, KubeletError::Shape(_)),
+            ),
+            (
+                r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"a/b","serviceAccountAnnotations":"secret-looking"}"#,
+                |e| matches!(e, KubeletError::Shape(_)),
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = request(json).expect_err(json);
+            assert!(expected(&err), "{json}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn messages_do_not_echo_tokens() {
+        let json = r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"a/b","serviceAccountToken":{"t":"sekrit-token"}}"#;
+        let err = request(json).unwrap_err().to_string();
+        assert!(!err.contains("sekrit"), "{err}");
+    }
 }

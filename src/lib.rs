@@ -19,3 +19,4 @@ pub mod log;
 pub mod registry;
 pub mod secret;
 pub mod token;
+pub mod web_identity;

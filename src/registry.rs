@@ -141,7 +141,8 @@ impl fmt::Display for TokenScope {
     }
 }
 
-fn partition_dns_suffix(region: &str) -> &'static str {
+/// The DNS suffix of `region`'s partition.
+pub fn partition_dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isof-") {

@@ -43,6 +43,8 @@ pub struct Call {
     pub access_key: String,
     /// The form body for STS calls.
     pub form: Vec<(String, String)>,
+    /// The `X-Amz-Security-Token` header: the session token of temporary credentials.
+    pub session_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -67,6 +69,7 @@ pub struct FakeAws {
     addr: std::net::SocketAddr,
 }
 
+pub const STS_DENIED_MESSAGE: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
 pub const IAM_MESSAGE: &str = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action";
 
 impl FakeAws {
@@ -215,6 +218,7 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             region: region.clone(),
             access_key: access_key.clone(),
             form: form.clone(),
+            session_token: header("x-amz-security-token"),
         });
         shared.changed.notify_all();
         let reply = state
@@ -250,6 +254,10 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
                     .wait_timeout(state, Duration::from_millis(200));
             }
             return;
+        }
+        // STS speaks the query protocol: its errors are XML.
+        Reply::AccessDenied if service.starts_with("sts:") => {
+            xml_error(403, "AccessDenied", STS_DENIED_MESSAGE)
         }
         Reply::Throttle => json_error(400, "ThrottlingException", "Rate exceeded"),
         Reply::ServerError => json_error(500, "ServerException", "internal failure"),
@@ -293,6 +301,16 @@ fn json_error(status: u16, code: &str, message: &str) -> (u16, &'static str, Str
         status,
         "application/x-amz-json-1.1",
         format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
+    )
+}
+
+fn xml_error(status: u16, code: &str, message: &str) -> (u16, &'static str, String) {
+    (
+        status,
+        "text/xml",
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fake</RequestId></ErrorResponse>"
+        ),
     )
 }
 
