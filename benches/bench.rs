@@ -4,7 +4,9 @@
 //! Run with `scripts/bench` (which also isolates the Go helper from the network), or
 //! `cargo bench --bench bench`. Knobs: `BENCH_ITERATIONS` (hit runs per command, default 300),
 //! `BENCH_COLD` (cold runs, default 20), `BENCH_GO_HELPER` (path of the Go helper; default
-//! `/usr/bin/docker-credential-ecr-login` when that is Debian's `amazon-ecr-credential-helper`).
+//! `/usr/bin/docker-credential-ecr-login` when that is Debian's `amazon-ecr-credential-helper`;
+//! `none` leaves it out). The Go helper must run without network (it would call AWS on a miss):
+//! `scripts/bench` runs everything in a private network namespace.
 
 #[path = "../tests/support/fake_aws.rs"]
 mod fake_aws;
@@ -26,7 +28,9 @@ struct Sample {
 
 /// Runs `cmd` with `stdin`, measuring wall time from spawn to reap and the child's peak RSS.
 fn measure(cmd: &mut Command, stdin: &[u8]) -> Sample {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let started = Instant::now();
     let mut child = cmd.spawn().expect("spawn");
     if let Some(mut input) = child.stdin.take() {
@@ -39,7 +43,10 @@ fn measure(cmd: &mut Command, stdin: &[u8]) -> Sample {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     assert_eq!(rc, pid, "wait4 failed");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
     Sample {
         wall,
         max_rss_kib: usage.ru_maxrss,
@@ -89,7 +96,9 @@ fn setup(fake: &fake_aws::FakeAws) -> Setup {
 
 fn command(bin: &Path, args: &[&str], env: &[(String, String)]) -> Command {
     let mut c = Command::new(bin);
-    c.args(args).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    c.args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)));
     c
 }
 
@@ -122,7 +131,7 @@ fn fill_go_cache(cache_dir: &Path) {
             "RequestedAt": rfc3339(now),
             "ExpiresAt": rfc3339(now + 12 * 3600),
             "ProxyEndpoint": format!("https://{HOST}"),
-            "Service": 0,
+            "Service": "ecr",
         }},
         "Version": "1.0",
     });
@@ -131,49 +140,89 @@ fn fill_go_cache(cache_dir: &Path) {
 }
 
 fn go_helper() -> Option<PathBuf> {
+    if std::env::var("BENCH_GO_HELPER").is_ok_and(|v| v == "none") {
+        return None;
+    }
     let path = std::env::var_os("BENCH_GO_HELPER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-credential-ecr-login"));
-    let owner = Command::new("dpkg").args(["-S", &path.display().to_string()]).output().ok()?;
-    let from_go_package = String::from_utf8_lossy(&owner.stdout).contains("amazon-ecr-credential-helper");
-    (path.exists() && (from_go_package || std::env::var_os("BENCH_GO_HELPER").is_some())).then_some(path)
+    let owner = Command::new("dpkg")
+        .args(["-S", &path.display().to_string()])
+        .output()
+        .ok()?;
+    let from_go_package =
+        String::from_utf8_lossy(&owner.stdout).contains("amazon-ecr-credential-helper");
+    (path.exists() && (from_go_package || std::env::var_os("BENCH_GO_HELPER").is_some()))
+        .then_some(path)
 }
 
 fn main() {
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login"));
-    let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let cold_runs: usize = std::env::var("BENCH_COLD").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let cold_runs: usize = std::env::var("BENCH_COLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let fake = fake_aws::FakeAws::start();
     fake.set_password(PASSWORD);
     let s = setup(&fake);
     let input = HOST.as_bytes();
 
     // Fill our cache and check the answer.
-    let out = command(&ours, &["get"], &s.env).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
-        c.stdin.take().unwrap().write_all(input)?;
-        c.wait_with_output()
-    }).expect("run ours");
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains(PASSWORD), "our get failed");
+    let out = command(&ours, &["get"], &s.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(input)?;
+            c.wait_with_output()
+        })
+        .expect("run ours");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(PASSWORD),
+        "our get failed"
+    );
     assert_eq!(fake.total(), 1);
 
     let go = go_helper().and_then(|go| {
-        let cache_dir = PathBuf::from(&s.env.iter().find(|(k, _)| k == "AWS_ECR_CACHE_DIR").unwrap().1);
+        let cache_dir = PathBuf::from(
+            &s.env
+                .iter()
+                .find(|(k, _)| k == "AWS_ECR_CACHE_DIR")
+                .unwrap()
+                .1,
+        );
         fill_go_cache(&cache_dir);
-        let out = command(&go, &["get"], &s.env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(input)?;
-            c.wait_with_output()
-        }).ok()?;
+        let out = command(&go, &["get"], &s.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(input)?;
+                c.wait_with_output()
+            })
+            .ok()?;
         if out.status.success() && String::from_utf8_lossy(&out.stdout).contains(PASSWORD) {
             Some(go)
         } else {
-            println!("Go helper at {}: its cache was not hit; left out", go.display());
+            println!(
+                "Go helper at {}: its cache was not hit; left out",
+                go.display()
+            );
             None
         }
     });
     let cat = PathBuf::from("/bin/cat");
 
     // Interleaved: floor, ours, Go, floor, ours, Go, ...
-    let mut names = vec![("floor (/bin/cat)", cat.clone(), vec![]), ("ecr-login get (hit)", ours.clone(), vec!["get"])];
+    let mut names = vec![
+        ("floor (/bin/cat)", cat.clone(), vec![]),
+        ("ecr-login get (hit)", ours.clone(), vec!["get"]),
+    ];
     if let Some(go) = &go {
         names.push(("Go helper get (hit)", go.clone(), vec!["get"]));
     }
@@ -189,7 +238,10 @@ fn main() {
     assert_eq!(fake.total(), 1, "a hit made an API call");
     let floor = median(walls[0].clone());
     println!("# ecr-login benchmark ({iterations} interleaved runs each)");
-    println!("{:<24} {:>12} {:>12} {:>10} {:>14}", "command", "median", "p90", "x floor", "peak RSS");
+    println!(
+        "{:<24} {:>12} {:>12} {:>10} {:>14}",
+        "command", "median", "p90", "x floor", "peak RSS"
+    );
     for (i, (name, _, _)) in names.iter().enumerate() {
         let m = median(walls[i].clone());
         println!(
@@ -237,7 +289,10 @@ fn main() {
         })
         .expect("cold debug run");
     println!("cold call breakdown (AWS_ECR_LOG_LEVEL=debug):");
-    for line in String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(" in ")) {
+    for line in String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(" in "))
+    {
         println!("  {line}");
     }
 
@@ -249,18 +304,28 @@ fn main() {
     let children: Vec<_> = (0..64)
         .map(|_| {
             let mut c = command(&ours, &["get"], &herd.env);
-            c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             let mut child = c.spawn().expect("spawn");
             let _ = child.stdin.take().unwrap().write_all(input);
             child
         })
         .collect();
-    let ok = children.into_iter().filter_map(|mut c| c.wait().ok()).filter(|s| s.success()).count();
+    let ok = children
+        .into_iter()
+        .filter_map(|mut c| c.wait().ok())
+        .filter(|s| s.success())
+        .count();
     println!(
         "herd: 64 concurrent cold gets, endpoint answering after 500 ms: {} wall, {ok}/64 succeeded, {} API call(s)",
         ms(started.elapsed()),
         fake.total() - before
     );
     let size = std::fs::metadata(&ours).map(|m| m.len()).unwrap_or(0);
-    println!("binary size: {:.2} MiB ({})", size as f64 / 1048576.0, ours.display());
+    println!(
+        "binary size: {:.2} MiB ({})",
+        size as f64 / 1048576.0,
+        ours.display()
+    );
 }

@@ -9,7 +9,7 @@ use crate::cache::{self, Cache};
 use crate::config;
 use crate::error::Error;
 use crate::log::error;
-use crate::registry::HostError;
+use crate::registry::{self, HostError};
 use crate::token::{self, Request};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -95,7 +95,12 @@ pub fn list(out: &mut dyn Write) -> i32 {
         let now = cache::now();
         for (_, entry) in cache.entries_with_prefix(&prefix) {
             if entry.is_usable(now) {
-                for host in entry.hosts {
+                // Mirrors the kubelet answered from this token are not ECR hosts to Docker.
+                for host in entry
+                    .hosts
+                    .into_iter()
+                    .filter(|h| registry::classify(h).is_some())
+                {
                     registries.insert(format!("https://{host}"), entry.username.clone());
                 }
             }

@@ -21,8 +21,9 @@ pub enum Error {
     #[error("AWS throttled the token request ({0}); try again shortly")]
     Throttled(String),
 
-    #[error("timed out after {0:.1?} {1}")]
-    TimedOut(std::time::Duration, &'static str),
+    /// What timed out, and after how long when we set the limit ourselves.
+    #[error("timed out {}{}", .1, after(.0))]
+    TimedOut(Option<std::time::Duration>, &'static str),
 
     #[error("network error reaching {endpoint}: {message}")]
     Network { endpoint: String, message: String },
@@ -43,4 +44,15 @@ impl Error {
     pub fn is_not_ecr(&self) -> bool {
         matches!(self, Error::Host(HostError::NotEcr(_)))
     }
+}
+
+fn after(limit: &Option<std::time::Duration>) -> String {
+    limit
+        .map(|d| {
+            format!(
+                " (after {:.1} s; AWS_ECR_TIMEOUT sets the limit)",
+                d.as_secs_f64()
+            )
+        })
+        .unwrap_or_default()
 }

@@ -56,7 +56,7 @@ pub fn fetch_blocking(
     let result = runtime.block_on(async {
         match tokio::time::timeout(budget, fetch(scope, selection, deadline)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::TimedOut(budget, "getting a token")),
+            Err(_) => Err(Error::TimedOut(Some(budget), "getting a token")),
         }
     });
     // A resolver thread stuck in getaddrinfo must not hold the process after the deadline.
@@ -141,10 +141,10 @@ pub async fn resolve_credentials(
 
 fn credentials_error(e: aws_credential_types::provider::error::CredentialsError) -> Error {
     use aws_credential_types::provider::error::CredentialsError as E;
-    let detail = aws_sdk_ecr::error::DisplayErrorContext(&e).to_string();
+    let detail = error_chain(&e);
     match e {
         E::CredentialsNotLoaded(_) => Error::NoCredentials(detail),
-        E::ProviderTimedOut(_) => Error::TimedOut(Duration::ZERO, "loading AWS credentials"),
+        E::ProviderTimedOut(_) => Error::TimedOut(None, "loading AWS credentials"),
         _ => Error::Credentials(detail),
     }
 }
@@ -159,10 +159,18 @@ pub async fn fetch(
     let config = load_config(scope, selection, deadline).await;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
     let credentials = resolve_credentials(&config, selection).await?;
+    // The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the
+    // profile) can add them for private ECR; an endpoint override turns both off.
     let variants = !endpoint_overridden(scope, &config);
-    let fips = variants && scope.fips;
-    let dual_stack = variants && scope.dual_stack;
-    let endpoint = describe_endpoint(scope, variants);
+    let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
+    let fips = variants && (scope.fips || wants(config.use_fips()));
+    let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
+    let effective = TokenScope {
+        fips,
+        dual_stack,
+        ..scope.clone()
+    };
+    let endpoint = describe_endpoint(&effective, variants);
     debug!("calling GetAuthorizationToken at {endpoint}");
     let started = Instant::now();
     let (token, expires_at) = if scope.public {
@@ -228,6 +236,21 @@ fn describe_endpoint(scope: &TokenScope, variants: bool) -> String {
     scope.default_endpoint()
 }
 
+/// An error and its sources as one line of their `Display` texts: the SDK's own rendering
+/// includes `Debug` dumps of its internals, which help nobody reading a `docker pull` failure.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
 /// `base64("AWS:<password>")` to its parts. Anything else is an error, never a panic.
 pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -246,7 +269,7 @@ pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
 pub(crate) fn sdk_error<E, R>(e: SdkError<E, R>, endpoint: &str) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match &e {
         SdkError::ServiceError(ctx) => {
@@ -271,17 +294,17 @@ where
                 _ => Error::Service { code, message },
             }
         }
-        SdkError::TimeoutError(_) => Error::TimedOut(Duration::ZERO, "waiting for AWS"),
+        SdkError::TimeoutError(_) => Error::TimedOut(None, "waiting for AWS"),
         SdkError::DispatchFailure(d) if d.is_timeout() => {
-            Error::TimedOut(Duration::ZERO, "connecting to AWS")
+            Error::TimedOut(None, "connecting to AWS")
         }
         SdkError::DispatchFailure(_) => Error::Network {
             endpoint: endpoint.to_string(),
-            message: aws_sdk_ecr::error::DisplayErrorContext(&e).to_string(),
+            message: error_chain(&e),
         },
         _ => Error::Service {
             code: "Unknown".into(),
-            message: aws_sdk_ecr::error::DisplayErrorContext(&e).to_string(),
+            message: error_chain(&e),
         },
     }
 }

@@ -109,7 +109,7 @@ pub fn token_for(host: &EcrHost, request: &Request) -> Result<Token, Error> {
         Some(Ok(guard)) => Some(guard),
         Some(Err(CacheError::LockTimeout(_))) => {
             return Err(Error::TimedOut(
-                timeout_from_env(),
+                Some(timeout_from_env()),
                 "waiting for another ecr-login process to refresh the token",
             ));
         }
