@@ -322,7 +322,8 @@ fn containers_auth_json_without_docker_config(world: &mut World) {
     let auth_file = s.dir.join("auth.json");
     let keys: Vec<String> = ECR_HOSTS.iter().map(|h| h.to_string()).collect();
     s.write_json(&auth_file, cred_helpers(&keys));
-    s.vars.insert("REGISTRY_AUTH_FILE".into(), path_str(&auth_file));
+    s.vars
+        .insert("REGISTRY_AUTH_FILE".into(), path_str(&auth_file));
     s.vars
         .insert("DOCKER_CONFIG".into(), path_str(&s.dir.join("no-docker")));
     for host in ECR_HOSTS {
@@ -370,7 +371,10 @@ fn docker_sdk_creds_store(world: &mut World) {
             a["auth"]["Password"] == world.password.as_str(),
             "{url}: the SDK got another password"
         );
-        assert_eq!(a["with"], 200, "{url}: the registry refused the credentials");
+        assert_eq!(
+            a["with"], 200,
+            "{url}: the registry refused the credentials"
+        );
         assert_eq!(a["anonymous"], 401, "{url}: the registry wants no auth?");
     }
     let mirror = &answers[&world.mirror];

@@ -82,7 +82,13 @@ pub struct Pki {
 pub fn make_pki(dir: &Path, names: &[&str]) -> Pki {
     std::fs::create_dir_all(dir.join("ca")).unwrap();
     let p = |n: &str| dir.join(n);
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     check(
         Command::new("openssl")
             .args(["req", "-x509"])
@@ -330,7 +336,11 @@ pub fn write_oci_image(dir: &Path, content: &str) -> OciImage {
         }],
     });
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     OciImage {
         layout,
         manifest_digest,

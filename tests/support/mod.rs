@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // not every test binary uses both
 pub use fake_aws::{FakeAws, Reply};
 
 /// The binary under test.
