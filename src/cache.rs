@@ -306,6 +306,12 @@ impl Cache {
     }
 }
 
+/// The entries in a cache file's bytes, or `None` when they are not a cache file of this
+/// version: the reader every file on disk goes through, public for the fuzz tests.
+pub fn parse_cache_file(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
+    parse(bytes).map(|f| f.entries)
+}
+
 fn parse(bytes: &[u8]) -> Option<CacheFile> {
     let file: CacheFile = serde_json::from_slice(bytes).ok()?;
     (file.version == FORMAT_VERSION).then_some(file)
