@@ -37,7 +37,7 @@ impl Timing {
             self.0.len(),
             sorted[sorted.len() / 2],
             slowest.1,
-            slowest.0
+            slowest.0.chars().take(40).collect::<String>()
         );
     }
 }
