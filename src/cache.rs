@@ -52,9 +52,12 @@ impl Entry {
     }
 
     /// Tokens are refreshed once half their lifetime has passed, leaving the other half to ride
-    /// out an AWS outage.
+    /// out an AWS outage. The expiry is checked on its own too: after the clock steps back, the
+    /// issue time can lie ahead while AWS's expiry has passed.
     pub fn is_fresh(&self, now: f64) -> bool {
-        now >= self.issued_at - 300.0 && now < self.issued_at + self.lifetime() / 2.0
+        now >= self.issued_at - 300.0
+            && now < self.issued_at + self.lifetime() / 2.0
+            && now < self.expires_at
     }
 
     /// Still good enough to hand out when a refresh fails: never an expired token, nor one
@@ -303,6 +306,12 @@ impl Cache {
     }
 }
 
+/// The entries in a cache file's bytes, or `None` when they are not a cache file of this
+/// version: the reader every file on disk goes through, public for the fuzz tests.
+pub fn parse_cache_file(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
+    parse(bytes).map(|f| f.entries)
+}
+
 fn parse(bytes: &[u8]) -> Option<CacheFile> {
     let file: CacheFile = serde_json::from_slice(bytes).ok()?;
     (file.version == FORMAT_VERSION).then_some(file)
@@ -405,6 +414,11 @@ mod tests {
             !entry(10_000.0, 100.0).is_fresh(1000.0),
             "issued in the future"
         );
+        let stepped_back = Entry {
+            expires_at: 990.0,
+            ..entry(1100.0, 0.0)
+        };
+        assert!(!stepped_back.is_fresh(1000.0), "expired, issued ahead");
     }
 
     #[test]

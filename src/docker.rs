@@ -44,8 +44,22 @@ pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-/// A short, printable rendering of untrusted input for messages.
+/// A short, printable rendering of untrusted input for messages. Everything up to the last `@`
+/// is masked: it may be `user:password@`, and a password typed into a server URL must not reach
+/// the terminal or a log file.
 pub fn quote(input: &str) -> String {
+    let masked;
+    let input = match input.rfind('@') {
+        Some(at) => {
+            let start = match input.find("://") {
+                Some(i) if i + 3 <= at => i + 3,
+                _ => 0,
+            };
+            masked = format!("{}***{}", &input[..start], &input[at..]);
+            masked.as_str()
+        }
+        None => input,
+    };
     let mut s: String = input.chars().take(80).collect();
     if input.chars().count() > 80 {
         s.push_str("...");
@@ -143,4 +157,19 @@ fn not_found(out: &mut dyn Write, why: Option<&str>) -> i32 {
     let _ = write!(out, "{NOT_FOUND}");
     let _ = out.flush();
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_masks_userinfo() {
+        assert_eq!(quote("https://AWS:pw@host/x"), r#""https://***@host/x""#);
+        assert_eq!(quote("user:pw@host"), r#""***@host""#);
+        assert_eq!(quote("pw@a://host"), r#""***@a://host""#);
+        assert_eq!(quote("a@b@c"), r#""***@c""#);
+        assert_eq!(quote("host\r\n"), r#""host\r\n""#);
+        assert!(quote(&"x".repeat(500)).ends_with("...\""));
+    }
 }

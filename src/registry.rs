@@ -192,6 +192,17 @@ pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
     if authority.is_empty() {
         return Err(HostError::Malformed("the server URL has no host".into()));
     }
+    // An IPv6 literal (`[::1]:5000`) is a registry like any other to a `credsStore`, so it gets
+    // the silent answer rather than an error on the user's terminal. It is never ECR.
+    if authority.starts_with('[')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '[' | ']'))
+        && url::Url::parse(&format!("{scheme}://{rest}"))
+            .is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv6(_))))
+    {
+        return Err(HostError::NotEcr(authority.to_string()));
+    }
     if let Some(c) = authority
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
@@ -506,6 +517,12 @@ mod tests {
             parse_server_url("https://a@b"),
             Err(HostError::Malformed(_))
         ));
+        for ipv6 in ["[::1]:5000", "https://[::1]/v2/", "[fe80::1]"] {
+            assert!(
+                matches!(parse_server_url(ipv6), Err(HostError::NotEcr(_))),
+                "{ipv6}"
+            );
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Reply {
     Hang,
     /// A token whose `authorizationToken` is this string verbatim.
     RawToken(String),
+    /// This HTTP status and body verbatim (for answers the SDK cannot parse).
+    Body(u16, String),
 }
 
 /// One call the fake received.
@@ -55,6 +57,8 @@ struct State {
     delay: Duration,
     lifetime: Option<Duration>,
     password: Option<String>,
+    /// Every password handed out, with its expiry (Unix seconds).
+    issued: Vec<(String, f64)>,
 }
 
 struct Shared {
@@ -140,6 +144,11 @@ impl FakeAws {
             .iter()
             .filter(|c| c.service == service)
             .count()
+    }
+
+    /// Every password issued so far, with the expiry it was issued with (Unix seconds).
+    pub fn issued(&self) -> Vec<(String, f64)> {
+        self.state().issued.clone()
     }
 
     pub fn total(&self) -> usize {
@@ -262,10 +271,17 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         Reply::Throttle => json_error(400, "ThrottlingException", "Rate exceeded"),
         Reply::ServerError => json_error(500, "ServerException", "internal failure"),
         Reply::AccessDenied => json_error(400, "AccessDeniedException", IAM_MESSAGE),
+        Reply::Body(status, body) => (status, "application/x-amz-json-1.1", body),
         Reply::Token | Reply::RawToken(_) => {
             let token = match reply {
                 Reply::RawToken(raw) => raw,
-                _ => token,
+                _ => {
+                    if matches!(service.as_str(), "ecr" | "ecr-public") {
+                        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                        state.issued.push((password.clone(), expires));
+                    }
+                    token
+                }
             };
             match service.as_str() {
                 "ecr" => (

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod e2e;
 pub mod fake_aws;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // not every test binary uses both
 pub use fake_aws::{FakeAws, Reply};
 
 /// The binary under test.

@@ -1,0 +1,332 @@
+//! Networks that fail, endpoints that stall, clocks that jump, helpers that die and cache files
+//! that rot. `tests/docker_helper.rs` has the basic cases (two throttles, two 500s, access denied,
+//! a hung endpoint with a 2 s budget, a killed refresher, corrupt files); these go further.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::*;
+
+const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A listener that accepts connections and never reads or answers them.
+fn silent_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+            if held.len() > 16 {
+                break;
+            }
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn an_endpoint_that_never_answers_fails_in_bounded_time_by_default() {
+    let mut env = TestEnv::new();
+    let (url, _listener) = silent_endpoint();
+    env.set("AWS_ENDPOINT_URL_ECR", url);
+    // No AWS_ECR_TIMEOUT: the default budget applies.
+    let started = Instant::now();
+    let out = env.get(PRIVATE); // run_bounded fails the test after 60 s
+    let elapsed = started.elapsed();
+    assert_not_found(&out);
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+    eprintln!("silent endpoint, default timeout: failed after {elapsed:.1?}");
+}
+
+#[test]
+fn a_refused_connection_is_a_network_error() {
+    let mut env = TestEnv::new();
+    // Bound then dropped: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.set("AWS_ENDPOINT_URL_ECR", format!("http://127.0.0.1:{port}"));
+    let started = Instant::now();
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    let err = stderr(&out);
+    assert!(err.contains("network error"), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    eprintln!("connection refused: failed after {:.1?}", started.elapsed());
+}
+
+#[test]
+fn ecr_public_rides_out_throttling_and_server_errors() {
+    let env = TestEnv::new();
+    env.aws.script([Reply::Throttle, Reply::Throttle]);
+    env.get_ok("public.ecr.aws");
+    assert_eq!(env.aws.count("ecr-public"), 3);
+
+    let env = TestEnv::new();
+    env.aws.script([Reply::ServerError, Reply::ServerError]);
+    env.get_ok("public.ecr.aws");
+    assert_eq!(env.aws.count("ecr-public"), 3);
+}
+
+#[test]
+fn endless_throttling_is_explained_after_a_bounded_number_of_tries() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::Throttle);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    assert!(stderr(&out).contains("throttled"), "{}", stderr(&out));
+    // AWS_RETRY_MODE=standard: three attempts, then stop.
+    assert_eq!(env.aws.count("ecr"), 3);
+}
+
+#[test]
+fn access_denied_under_a_herd_is_one_call_per_process() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::AccessDenied);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let cmd = env.command(&["get"]);
+            std::thread::spawn(move || {
+                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
+            })
+        })
+        .collect();
+    for child in children {
+        let out = child.join().unwrap();
+        assert_not_found(&out);
+        assert!(
+            stderr(&out).contains(fake_aws::IAM_MESSAGE),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // No retries: an access denial is final.
+    assert_eq!(env.aws.count("ecr"), 8);
+}
+
+#[test]
+fn short_lived_tokens_are_never_served_after_they_expire() {
+    let env = TestEnv::new();
+    env.aws.set_lifetime(Duration::from_secs(4));
+    let until = Instant::now() + Duration::from_secs(7);
+    let mut served = 0;
+    while Instant::now() < until {
+        let answer = env.get_ok(PRIVATE);
+        let received = now();
+        let secret = answer["Secret"].as_str().unwrap();
+        let expires = env
+            .aws
+            .issued()
+            .into_iter()
+            .find(|(p, _)| p == secret)
+            .map(|(_, e)| e)
+            .expect("a token the fake issued");
+        assert!(
+            received < expires,
+            "served a token {:.2} s after it expired",
+            received - expires
+        );
+        served += 1;
+        // Pacing, not waiting for anything: keeps the loop from hogging the machine.
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // Refreshed at half-life: at least one refresh per 2 s of the run.
+    assert!(env.aws.count("ecr") >= 3, "{} calls", env.aws.count("ecr"));
+    eprintln!(
+        "4 s tokens, {served} gets over 7 s: {} API calls, none served expired",
+        env.aws.count("ecr")
+    );
+}
+
+/// Rewrites every cached entry's times.
+fn set_times(env: &TestEnv, issued_at: f64, expires_at: f64) {
+    let text = std::fs::read_to_string(env.cache_file()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (_, entry) in v["entries"].as_object_mut().unwrap() {
+        entry["issued_at"] = issued_at.into();
+        entry["expires_at"] = expires_at.into();
+    }
+    std::fs::write(env.cache_file(), v.to_string()).unwrap();
+}
+
+/// A laptop wakes up and NTP steps the clock back: an entry's issue time is now in the
+/// future, while its expiry (AWS's clock) has passed. It must not be served as fresh.
+#[test]
+fn a_clock_stepped_back_never_revives_an_expired_token() {
+    let env = TestEnv::new();
+    env.get_ok(PRIVATE);
+    set_times(&env, now() + 120.0, now() - 10.0);
+    env.aws.always(Reply::ServerError);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+
+    let env = TestEnv::new();
+    let first = env.get_ok(PRIVATE);
+    set_times(&env, now() + 120.0, now() - 10.0);
+    let second = env.get_ok(PRIVATE);
+    assert_ne!(first["Secret"], second["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+/// Processes already queued on the refresh lock when its holder is killed carry on: one of them
+/// refreshes, the others find its token.
+#[test]
+fn waiters_behind_a_killed_refresher_carry_on() {
+    let env = TestEnv::new();
+    env.aws.set_delay(Duration::from_secs(30));
+    let mut holder = env
+        .command(&["get"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    holder
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(PRIVATE.as_bytes())
+        .unwrap();
+    env.aws.wait_for_calls(1, Duration::from_secs(30));
+    let waiters: Vec<_> = (0..6)
+        .map(|_| {
+            let cmd = env.command(&["get"]);
+            std::thread::spawn(move || {
+                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
+            })
+        })
+        .collect();
+    // Let the waiters reach the lock (they cannot call the fake while it is held).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.aws.total(), 1, "a waiter did not wait for the lock");
+    env.aws.set_delay(Duration::ZERO);
+    holder.kill().unwrap(); // SIGKILL, holding the refresh lock
+    holder.wait().unwrap();
+    let mut secrets = std::collections::BTreeSet::new();
+    for w in waiters {
+        let out = w.join().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        secrets.insert(v["Secret"].as_str().unwrap().to_string());
+    }
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn a_fifo_at_the_cache_path_neither_blocks_nor_sticks() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    std::fs::set_permissions(
+        env.cache_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let path = std::ffi::CString::new(path_str(&env.cache_file())).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let out = env.get(PRIVATE);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(std::fs::metadata(env.cache_file()).unwrap().is_file());
+    env.get_ok(PRIVATE);
+    assert_eq!(env.aws.total(), 1, "not healed");
+}
+
+#[test]
+fn a_directory_at_the_cache_path_still_serves() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.cache_file()).unwrap();
+    let out = env.get(PRIVATE);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not save the token"),
+        "{}",
+        stderr(&out)
+    );
+    env.get_ok(PRIVATE);
+}
+
+#[test]
+fn more_kinds_of_rot_heal() {
+    let env = TestEnv::new();
+    let good = {
+        env.get_ok(PRIVATE);
+        std::fs::read(env.cache_file()).unwrap()
+    };
+    let key = {
+        let v: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        v["entries"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
+    };
+    let mut cases: Vec<(String, Vec<u8>)> = vec![
+        ("null".into(), b"null".to_vec()),
+        ("NUL bytes".into(), vec![0; 512]),
+        ("UTF-16".into(), b"\xff\xfe{\0}\0".to_vec()),
+        ("entries is a list".into(), br#"{"version":1,"entries":[]}"#.to_vec()),
+        ("a newer format".into(), good.clone().into_iter().map(|b| if b == b'1' { b'9' } else { b }).collect()),
+        (
+            "a field of the wrong type".into(),
+            format!(r#"{{"version":1,"entries":{{"{key}":{{"username":"AWS","password":"x","issued_at":"soon","expires_at":1}}}}}}"#).into_bytes(),
+        ),
+        (
+            "a number out of range".into(),
+            format!(r#"{{"version":1,"entries":{{"{key}":{{"username":"AWS","password":"x","issued_at":1e999,"expires_at":1e999}}}}}}"#).into_bytes(),
+        ),
+        ("5 MiB".into(), {
+            let mut big = br#"{"version":1,"entries":{},"pad":""#.to_vec();
+            big.extend(std::iter::repeat_n(b'x', 5 << 20));
+            big.extend(b"\"}");
+            big
+        }),
+    ];
+    for cut in [1, good.len() / 4, good.len() / 2, good.len() - 1] {
+        cases.push((format!("cut at {cut}"), good[..cut].to_vec()));
+    }
+    for (name, bytes) in cases {
+        std::fs::write(env.cache_file(), &bytes).unwrap();
+        let before = env.aws.total();
+        let out = env.get(PRIVATE);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{name}");
+        assert_eq!(
+            env.aws.total(),
+            before + 1,
+            "{name}: served from a rotten file?"
+        );
+        env.get_ok(PRIVATE);
+        assert_eq!(
+            env.aws.total(),
+            before + 1,
+            "{name}: the cache did not heal"
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! Hostile and broken input: every case ends with exit 1, a clear message, no panic, no API call
+//! and nothing on stdout but the protocol's answer. Run with `--nocapture` to see how long each
+//! case took (reported in the README; not asserted).
+
+mod support;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::process::Output;
+use std::time::{Duration, Instant};
+use support::*;
+
+const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+const TEN_MIB: usize = 10 << 20;
+
+/// Deterministic noise (xorshift), so a failure can be replayed.
+fn random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+struct Timing(Vec<(String, Duration)>);
+
+impl Timing {
+    fn report(&self, what: &str) {
+        let slowest = self.0.iter().max_by_key(|(_, d)| *d).unwrap();
+        let mut sorted: Vec<Duration> = self.0.iter().map(|(_, d)| *d).collect();
+        sorted.sort();
+        eprintln!(
+            "{what}: {} cases, median {:.1?}, slowest {:.1?} ({})",
+            self.0.len(),
+            sorted[sorted.len() / 2],
+            slowest.1,
+            slowest.0.chars().take(40).collect::<String>()
+        );
+    }
+}
+
+fn timed(env: &TestEnv, args: &[OsString], stdin: &[u8]) -> (Output, Duration) {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args).env_clear().envs(&env.vars);
+    let started = Instant::now();
+    // Bounded: a hang fails the test instead of stalling it.
+    let out = run_bounded(cmd, stdin, Duration::from_secs(30));
+    (out, started.elapsed())
+}
+
+fn no_panic(name: &str, out: &Output) {
+    assert!(
+        !stderr(out).contains("panicked") && !stdout(out).contains("panicked"),
+        "{name}: panicked: {}",
+        stderr(out)
+    );
+    assert!(
+        out.status.code().is_some(),
+        "{name}: killed by a signal: {:?}",
+        out.status
+    );
+}
+
+fn malformed_server_urls() -> Vec<(String, Vec<u8>)> {
+    let s = |name: &str, input: &str| (name.to_string(), input.as_bytes().to_vec());
+    let mut cases = vec![
+        ("10 MiB of stdin".to_string(), vec![b'a'; TEN_MIB]),
+        ("a valid host then 10 MiB".to_string(), {
+            let mut v = PRIVATE.as_bytes().to_vec();
+            v.extend(std::iter::repeat_n(b' ', TEN_MIB));
+            v
+        }),
+        (
+            "4 KiB of random bytes".to_string(),
+            random_bytes(4096, 0x9e37_79b9_7f4a_7c15),
+        ),
+        ("invalid UTF-8".to_string(), {
+            let mut v = b"\xc3\x28".to_vec();
+            v.extend(PRIVATE.as_bytes());
+            v
+        }),
+        ("a lone NUL".to_string(), vec![0]),
+        (
+            "NUL after a valid host".to_string(),
+            format!("{PRIVATE}\0evil.example.com").into_bytes(),
+        ),
+        (
+            "a 5,000-character host".to_string(),
+            format!("{}.dkr.ecr.us-west-2.amazonaws.com", "1".repeat(4966)).into_bytes(),
+        ),
+        s("empty", ""),
+        s("https://", "https://"),
+        s("https://:443", "https://:443"),
+        s("https://:443/v2/", "https://:443/v2/"),
+        s("scheme-relative", &format!("//evil.example.com/{PRIVATE}")),
+        s("ftp scheme", &format!("ftp://{PRIVATE}")),
+        s(
+            "CRLF header injection",
+            &format!("{PRIVATE}\r\nHost: evil.example.com"),
+        ),
+        s(
+            "LF then a second host",
+            &format!("{PRIVATE}\nevil.example.com"),
+        ),
+        s(
+            "CR then a second host",
+            &format!("{PRIVATE}\revil.example.com"),
+        ),
+        s(
+            "CRLF in the path",
+            &format!("https://{PRIVATE}/v2/\r\nX: y"),
+        ),
+        s(
+            "percent-encoded CRLF",
+            &format!("{PRIVATE}%0d%0aHost:evil.example.com"),
+        ),
+        s("tab inside", &format!("{PRIVATE}\t.evil.example.com")),
+        // A naive reading sees the ECR host, a URL parser connects elsewhere, or the reverse.
+        s(
+            "ECR host as userinfo",
+            &format!("https://{PRIVATE}@evil.example.com"),
+        ),
+        s(
+            "ECR host as userinfo with port",
+            &format!("https://{PRIVATE}:443@evil.example.com"),
+        ),
+        s(
+            "evil userinfo before ECR",
+            &format!("https://evil.example.com@{PRIVATE}"),
+        ),
+        s("user and password", &format!("https://AWS:pw@{PRIVATE}")),
+        s(
+            "backslash userinfo",
+            &format!("https://evil.example.com\\@{PRIVATE}"),
+        ),
+        s(
+            "backslash as slash",
+            &format!("https://evil.example.com\\{PRIVATE}"),
+        ),
+        s(
+            "backslash in the path",
+            &format!("https://{PRIVATE}/v2\\..\\x"),
+        ),
+        s(
+            "encoded dot",
+            &format!("https://{PRIVATE}%2eevil.example.com"),
+        ),
+        s(
+            "encoded NUL",
+            &format!("https://{PRIVATE}%00.evil.example.com"),
+        ),
+        s(
+            "encoded @",
+            &format!("https://{PRIVATE}%40evil.example.com"),
+        ),
+        s(
+            "fullwidth dot",
+            &format!("https://{PRIVATE}\u{ff0e}evil.example.com"),
+        ),
+        s(
+            "ideographic dot",
+            "https://123456789012\u{3002}dkr.ecr.us-west-2.amazonaws.com",
+        ),
+        s(
+            "Cyrillic a",
+            "https://123456789012.dkr.ecr.us-west-2.\u{430}mazonaws.com",
+        ),
+        s("two ports", &format!("https://{PRIVATE}:443:80")),
+        s("port 0", &format!("{PRIVATE}:0")),
+        s("port too large", &format!("{PRIVATE}:65536")),
+        s("port not a number", &format!("{PRIVATE}:https")),
+        s("empty port", &format!("{PRIVATE}:")),
+        s("bracketed ECR host", &format!("https://[{PRIVATE}]")),
+    ];
+    cases.push(("every byte".to_string(), (0u8..=255).collect::<Vec<u8>>()));
+    cases
+}
+
+/// Well-formed hosts that are simply not ECR, however much ECR text they carry: the silent
+/// "not found" a `credsStore` gives every other registry.
+fn non_ecr_server_urls() -> Vec<String> {
+    vec![
+        format!("{PRIVATE}.evil.example.com"),
+        format!("https://{PRIVATE}.evil.example.com/v2/"),
+        format!("https://evil.example.com/{PRIVATE}"),
+        format!("https://evil.example.com/?u=https://{PRIVATE}"),
+        format!("https://evil.example.com#{PRIVATE}"),
+        format!("evil.example.com/{PRIVATE}"),
+        "https://0x7f000001".to_string(),
+        "https://[::1]:443/v2/".to_string(),
+        "127.0.0.1:443".to_string(),
+        format!("{}com", "a.".repeat(1000)),
+    ]
+}
+
+#[test]
+fn get_refuses_hostile_server_urls_with_a_message() {
+    let env = TestEnv::new();
+    let mut timing = Timing(Vec::new());
+    for (name, input) in malformed_server_urls() {
+        let (out, took) = timed(&env, &["get".into()], &input);
+        timing.0.push((name.clone(), took));
+        no_panic(&name, &out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), NOT_FOUND, "{name}: stdout");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("ecr-login: error: ")
+                && err.ends_with('\n')
+                && err.lines().count() == 1,
+            "{name}: not one clear line: {err:?}"
+        );
+        assert!(
+            err.len() < 400,
+            "{name}: the message echoes too much: {} bytes",
+            err.len()
+        );
+        assert_eq!(env.aws.total(), 0, "{name}: an API call was made");
+    }
+    timing.report("get, malformed server URLs");
+}
+
+#[test]
+fn get_answers_non_ecr_hosts_silently() {
+    let env = TestEnv::new();
+    let mut timing = Timing(Vec::new());
+    for input in non_ecr_server_urls() {
+        let (out, took) = timed(&env, &["get".into()], input.as_bytes());
+        timing.0.push((input.clone(), took));
+        no_panic(&input, &out);
+        assert_not_found(&out);
+        assert!(stderr(&out).is_empty(), "{input}: {}", stderr(&out));
+    }
+    assert_eq!(env.aws.total(), 0);
+    timing.report("get, non-ECR hosts carrying ECR text");
+}
+
+#[test]
+fn store_and_erase_refuse_bad_input() {
+    let mut env = TestEnv::new();
+    let mut big = br#"{"ServerURL":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', TEN_MIB));
+    big.extend(br#"","Username":"AWS","Secret":"s"}"#);
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "store",
+            "invalid JSON",
+            b"{not json".to_vec(),
+            "not a JSON object",
+        ),
+        (
+            "store",
+            "a JSON list",
+            b"[1,2]".to_vec(),
+            "not a JSON object",
+        ),
+        (
+            "store",
+            "a JSON string",
+            b"\"x\"".to_vec(),
+            "not a JSON object",
+        ),
+        ("store", "empty", Vec::new(), "not a JSON object"),
+        (
+            "store",
+            "invalid UTF-8",
+            b"{\"ServerURL\":\"\xff\"}".to_vec(),
+            "not a JSON object",
+        ),
+        ("store", "NUL bytes", vec![0; 64], "not a JSON object"),
+        ("store", "10 MiB", big.clone(), "longer than"),
+        ("erase", "10 MiB", vec![b'a'; TEN_MIB], "longer than"),
+    ];
+    let mut timing = Timing(Vec::new());
+    for ignore in [false, true] {
+        if ignore {
+            env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+        }
+        for (action, name, input, message) in &cases {
+            let name = format!("{action} {name} (ignore storage: {ignore})");
+            let (out, took) = timed(&env, &[(*action).into()], input);
+            timing.0.push((name.clone(), took));
+            no_panic(&name, &out);
+            assert_eq!(out.status.code(), Some(1), "{name}");
+            // The protocol puts a helper's error text on stdout: one line.
+            let text = stdout(&out);
+            assert!(text.contains(message), "{name}: {text:?}");
+            assert_eq!(text.lines().count(), 1, "{name}: {text:?}");
+            assert!(text.len() < 400, "{name}: echoes too much");
+        }
+    }
+    assert_eq!(env.aws.total(), 0);
+    timing.report("store/erase, bad input");
+}
+
+#[test]
+fn bad_arguments_print_usage() {
+    let env = TestEnv::new();
+    let cases: Vec<(&str, Vec<OsString>)> = vec![
+        ("no action", vec![]),
+        ("unknown action", vec!["bogus".into()]),
+        ("upper-case action", vec!["GET".into()]),
+        ("empty action", vec!["".into()]),
+        ("option-like action", vec!["--get".into()]),
+        ("a dash", vec!["-".into()]),
+        (
+            "get with an extra argument",
+            vec!["get".into(), "extra".into()],
+        ),
+        ("get twice", vec!["get".into(), "get".into()]),
+        (
+            "list with an extra argument",
+            vec!["list".into(), "x".into()],
+        ),
+        (
+            "store with an extra argument",
+            vec!["store".into(), "x".into()],
+        ),
+        (
+            "a 100,000-character action",
+            vec!["g".repeat(100_000).into()],
+        ),
+        (
+            "an action that is not UTF-8",
+            vec![OsString::from_vec(b"g\xffet".to_vec())],
+        ),
+        ("NUL-free control characters", vec!["get\x1b[2J".into()]),
+    ];
+    let mut timing = Timing(Vec::new());
+    for (name, args) in cases {
+        let (out, took) = timed(&env, &args, PRIVATE.as_bytes());
+        timing.0.push((name.to_string(), took));
+        no_panic(name, &out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{name}: stdout {:?}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.to_lowercase().contains("usage"), "{name}: {err:?}");
+        assert!(
+            err.len() < 2000,
+            "{name}: echoes too much: {} bytes",
+            err.len()
+        );
+    }
+    assert_eq!(env.aws.total(), 0);
+    timing.report("bad arguments");
+}
