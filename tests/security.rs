@@ -471,6 +471,7 @@ fn debug_output_hides_secrets() {
                 None,
                 "test",
             )),
+            ..Default::default()
         },
         identity: vec![],
     };
