@@ -248,6 +248,7 @@ impl Cache {
     ) -> Result<(), CacheError> {
         self.ensure_dir()?;
         let _guard = lock_file(&self.dir.join(WRITE_LOCK_NAME), deadline)?;
+        self.remove_stale_temp_files();
         let mut cache = self.read_file().unwrap_or_default();
         change(&mut cache);
         let now = now();
@@ -264,6 +265,31 @@ impl Cache {
             };
         }
         self.write_file(&cache)
+    }
+
+    /// Temp files left by a writer killed between write and rename. Only called under the write
+    /// lock, and only files older than a minute, so no live writer's file is taken.
+    fn remove_stale_temp_files(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!(".{FILE_NAME}.");
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(&prefix) && name.ends_with(".tmp")) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Writes a complete temp file beside the cache and renames it over the old one.
@@ -346,6 +372,13 @@ fn check_owned_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String
     if meta.mode() & 0o022 != 0 {
         return Err(format!(
             "it is writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    // We write the file 0600; one that others can read is not ours, and its tokens may be seen.
+    if !dir && meta.mode() & 0o044 != 0 {
+        return Err(format!(
+            "it is readable by group or others (mode {:o})",
             meta.mode() & 0o777
         ));
     }
@@ -504,6 +537,26 @@ mod tests {
                 .unwrap()
                 .is_symlink()
         );
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_on_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let stale = dir.path().join(format!(".{FILE_NAME}.123.456.tmp"));
+        let fresh = dir.path().join(format!(".{FILE_NAME}.789.012.tmp"));
+        std::fs::write(&stale, "x").unwrap();
+        std::fs::write(&fresh, "x").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(600);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        cache.store("k", entry(now(), 100.0), far()).unwrap();
+        assert!(!stale.exists(), "a stale temp file was kept");
+        assert!(fresh.exists(), "a live writer's temp file was removed");
     }
 
     #[test]

@@ -90,6 +90,24 @@ fn a_writable_by_others_cache_file_is_not_trusted() {
 }
 
 #[test]
+fn a_readable_by_others_cache_file_is_not_used() {
+    for bad_mode in [0o640, 0o604] {
+        let env = TestEnv::new();
+        env.get_ok(PRIVATE);
+        chmod(&env.cache_file(), bad_mode);
+        let out = env.get(PRIVATE);
+        assert!(out.status.success());
+        assert!(
+            stderr(&out).contains("readable by group or others"),
+            "mode {bad_mode:o}: {}",
+            stderr(&out)
+        );
+        assert_eq!(env.aws.count("ecr"), 2, "mode {bad_mode:o}");
+        assert_eq!(mode(&env.cache_file()), 0o600);
+    }
+}
+
+#[test]
 fn a_cache_file_owned_by_someone_else_is_not_trusted() {
     if !is_root() {
         eprintln!("SKIPPED: chown to another uid needs root");
