@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod error;
 pub mod fetch;
 pub mod identity;
+pub mod input;
 pub mod kubelet;
 pub mod log;
 pub mod registry;

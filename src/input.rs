@@ -1,0 +1,63 @@
+//! Standard input with a deadline: a client that opens the pipe and never closes it must not
+//! hang the helper (and with it a `docker pull` or the kubelet) forever.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+/// Reads standard input, failing with `TimedOut` once `deadline` passes with nothing to read.
+/// One `poll` per read: two system calls on the hit path, where the input is already there.
+pub struct Stdin {
+    deadline: Instant,
+}
+
+impl Stdin {
+    pub fn until(deadline: Instant) -> Stdin {
+        Stdin { deadline }
+    }
+}
+
+impl Read for Stdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // The raw descriptor, not std's buffered handle: data sitting in a userspace buffer
+        // would not wake `poll`.
+        let fd = std::io::stdin().as_raw_fd();
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "timed out waiting for input on stdin",
+                ));
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ready < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            if ready > 0 {
+                // Readable, closed (POLLHUP) or in error: read() reports which.
+                // SAFETY: `buf` is valid for `buf.len()` bytes of writes.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 {
+                    let err = std::io::Error::last_os_error();
+                    if err.kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(err);
+                }
+                return Ok(n as usize);
+            }
+        }
+    }
+}
