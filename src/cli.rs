@@ -1,14 +1,94 @@
 //! Command-line dispatch: which front end runs, chosen by the action argument.
+//!
+//! One clap definition serves `--help`, the man page ([`crate::man`]) and the parsing. The
+//! Docker protocol's contract is kept exactly: one action argument, and an unknown action or a
+//! wrong number of arguments gets a usage line on stderr and exit code 1 (never clap's 2, which
+//! a caller of a credential helper would not expect). The kubelet front end parses its own
+//! arguments, so they are passed to it untouched.
 
 use crate::docker;
+use crate::log::debug;
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
+use std::time::Instant;
 
 pub const NAME: &str = "docker-credential-ecr-login";
 /// The kubelet plugin's name: invoked under it, the binary speaks the provider protocol.
 pub const KUBELET_NAME: &str = "ecr-credential-provider";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version>";
+const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or configure, doctor, kubelet; --help for more)";
+
+const ABOUT: &str = "Amazon ECR credentials for Docker, podman, Helm and the kubelet";
+
+const LONG_ABOUT: &str = "\
+Amazon ECR credentials for Docker, podman, Helm and the kubelet.
+
+A docker-credential-helper: Docker and the tools that read its config.json run it with one \
+action (get, list, store, erase, version) and a server URL on stdin, and it answers with a \
+12-hour ECR token, fetched with the standard AWS credential chain and cached per region and \
+identity in ~/.ecr/ecr-login-cache.json.
+
+Route registries to it with `docker-credential-ecr-login configure --registry HOST`, and ask \
+`docker-credential-ecr-login doctor HOST` why a pull says \"no basic auth credentials\".";
+
+/// The whole command line, as `--help` and the man page show it.
+pub fn command() -> Command {
+    Command::new(NAME)
+        .about(ABOUT)
+        .long_about(LONG_ABOUT)
+        .version(VERSION)
+        .override_usage("docker-credential-ecr-login <COMMAND>")
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .args_conflicts_with_subcommands(true)
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version (as the `version` action does)"),
+        )
+        .subcommand(
+            Command::new("get")
+                .about("Print the credentials for the server URL read from stdin (Docker protocol)")
+                .long_about(
+                    "Reads a server URL on stdin and prints {\"ServerURL\",\"Username\",\"Secret\"} \
+                     on stdout. When there is no token to give, prints Docker's \"credentials not \
+                     found in native keychain\", exits 1, and says why on stderr.",
+                ),
+        )
+        .subcommand(
+            Command::new("list")
+                .about("Print the registries whose tokens are cached, as JSON (Docker protocol)"),
+        )
+        .subcommand(Command::new("store").about(
+            "Accept `docker login` (Docker protocol): ECR tokens come from AWS, so nothing is stored",
+        ))
+        .subcommand(Command::new("erase").about(
+            "Accept `docker logout` (Docker protocol): nothing was stored, so nothing is erased",
+        ))
+        .subcommand(Command::new("version").about("Print the version"))
+        .subcommand(crate::configure::command())
+        .subcommand(crate::doctor::command())
+        .subcommand(
+            Command::new("kubelet")
+                .about("Run as the kubelet's image credential provider (also when invoked as ecr-credential-provider)")
+                .disable_help_flag(true)
+                .arg(
+                    Arg::new("args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true)
+                        .help("Passed to the provider"),
+                ),
+        )
+        .subcommand(
+            Command::new("man")
+                .hide(true)
+                .about("Print the man page (roff) on stdout"),
+        )
+}
 
 /// Runs the program for `args` (without the program name) and returns the exit code.
 pub fn run(args: &[String]) -> i32 {
@@ -21,35 +101,85 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     if program == KUBELET_NAME {
         return crate::kubelet::run(args);
     }
-    if let Some((first, rest)) = args.split_first() {
-        match first.as_str() {
-            "kubelet" => return crate::kubelet::run(rest),
-            "configure" => return crate::configure::run(rest),
-            "doctor" => return crate::doctor::run(rest),
-            _ => {}
-        }
+    if let Some(("kubelet", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        return crate::kubelet::run(rest);
     }
-    let stdin = &mut std::io::stdin().lock();
+    let started = Instant::now();
+    let matches = match command().try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str))) {
+        Ok(m) => m,
+        Err(e) => return clap_error(e, args),
+    };
+    let code = dispatch(&matches);
+    debug!(
+        "{} finished in {:?} with exit code {code}",
+        matches.subcommand_name().unwrap_or("(none)"),
+        started.elapsed()
+    );
+    code
+}
+
+fn dispatch(matches: &ArgMatches) -> i32 {
     let stdout = &mut std::io::stdout().lock();
-    let code = match args {
-        [action] => match action.as_str() {
-            "get" => docker::get(stdin, stdout),
-            "list" => docker::list(stdout),
-            "store" => docker::store_or_erase(true, stdin, stdout),
-            "erase" => docker::store_or_erase(false, stdin, stdout),
-            "version" | "--version" | "-V" => {
-                let _ = writeln!(stdout, "{NAME} (ecr-login) {VERSION}");
-                0
+    let code = match matches.subcommand() {
+        Some(("get", _)) => docker::get(&mut std::io::stdin().lock(), stdout),
+        Some(("list", _)) => docker::list(stdout),
+        Some(("store", _)) => docker::store_or_erase(true, &mut std::io::stdin().lock(), stdout),
+        Some(("erase", _)) => docker::store_or_erase(false, &mut std::io::stdin().lock(), stdout),
+        Some(("version", _)) => version(stdout),
+        Some(("configure", m)) => crate::configure::run(m),
+        Some(("doctor", m)) => crate::doctor::run(m),
+        Some(("man", _)) => match crate::man::render(stdout) {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "ecr-login: cannot write the man page: {e}");
+                1
             }
-            _ => usage(),
         },
+        None if matches.get_flag("version") => version(stdout),
         _ => usage(),
     };
     let _ = stdout.flush();
     code
 }
 
+fn version(out: &mut dyn Write) -> i32 {
+    let _ = writeln!(out, "{NAME} (ecr-login) {VERSION}");
+    0
+}
+
+/// Help goes to stdout with exit 0. A mistake in a subcommand's options gets clap's message,
+/// which names the option and shows that subcommand's usage; anything else is the Docker
+/// protocol's usage line. Both exit 1.
+fn clap_error(e: clap::Error, args: &[String]) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(std::io::stdout().lock(), "{e}");
+            0
+        }
+        _ if matches!(
+            args.first().map(String::as_str),
+            Some("configure" | "doctor")
+        ) =>
+        {
+            let _ = write!(std::io::stderr().lock(), "{e}");
+            1
+        }
+        _ => usage(),
+    }
+}
+
 fn usage() -> i32 {
     let _ = writeln!(std::io::stderr(), "{USAGE}");
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        command().debug_assert();
+    }
 }

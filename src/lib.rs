@@ -16,6 +16,8 @@ pub mod fetch;
 pub mod identity;
 pub mod kubelet;
 pub mod log;
+pub mod man;
 pub mod registry;
 pub mod secret;
+pub mod source;
 pub mod token;
