@@ -105,7 +105,9 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
         return crate::kubelet::run(rest);
     }
     let started = Instant::now();
-    let matches = match command().try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str))) {
+    let matches = match command()
+        .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
+    {
         Ok(m) => m,
         Err(e) => return clap_error(e, args),
     };
@@ -131,7 +133,10 @@ fn dispatch(matches: &ArgMatches) -> i32 {
         Some(("man", _)) => match crate::man::render(stdout) {
             Ok(()) => 0,
             Err(e) => {
-                let _ = writeln!(std::io::stderr(), "ecr-login: cannot write the man page: {e}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ecr-login: cannot write the man page: {e}"
+                );
                 1
             }
         },

@@ -241,14 +241,12 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
                 ),
             ));
         }
-        let nonempty = |field: &Option<toml::Spanned<String>>, name: &str| {
-            match field {
-                Some(v) if v.get_ref().trim().is_empty() => {
-                    Err(err(v.span(), format!("`{name}` is empty")))
-                }
-                Some(v) => Ok(Some(v.get_ref().trim().to_string())),
-                None => Ok(None),
+        let nonempty = |field: &Option<toml::Spanned<String>>, name: &str| match field {
+            Some(v) if v.get_ref().trim().is_empty() => {
+                Err(err(v.span(), format!("`{name}` is empty")))
             }
+            Some(v) => Ok(Some(v.get_ref().trim().to_string())),
+            None => Ok(None),
         };
         let profile = nonempty(&entry.profile, "profile")?;
         let role_arn = nonempty(&entry.role_arn, "role_arn")?;
@@ -258,7 +256,9 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
         {
             return Err(err(
                 span,
-                format!("{role:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"),
+                format!(
+                    "{role:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
+                ),
             ));
         }
         if let (Some(r), Some(span)) = (&region, entry.region.as_ref().map(|r| r.span()))
@@ -363,9 +363,10 @@ pub fn resolve_detailed(
             }
         }
         if let Some(p) = &m.profile {
-            request
-                .identity
-                .push((ID_PROFILE_DEFINITION.to_string(), identity::profile_digest(p)));
+            request.identity.push((
+                ID_PROFILE_DEFINITION.to_string(),
+                identity::profile_digest(p),
+            ));
         }
     }
     if crate::log::enabled(crate::log::Level::Debug) {
@@ -535,11 +536,20 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
     #[test]
     fn wildcards_stand_for_one_label() {
         let p = "333333333333.dkr.ecr.*.amazonaws.com";
-        assert!(host_matches(p, "333333333333.dkr.ecr.us-east-1.amazonaws.com"));
+        assert!(host_matches(
+            p,
+            "333333333333.dkr.ecr.us-east-1.amazonaws.com"
+        ));
         assert!(!host_matches(p, "333333333333.dkr.ecr.a.b.amazonaws.com"));
         assert!(!host_matches(p, "333333333333.dkr.ecr..amazonaws.com"));
-        assert!(!host_matches(p, "444444444444.dkr.ecr.us-east-1.amazonaws.com"));
-        assert!(!host_matches(p, "333333333333.dkr.ecr.us-east-1.amazonaws.com.cn"));
+        assert!(!host_matches(
+            p,
+            "444444444444.dkr.ecr.us-east-1.amazonaws.com"
+        ));
+        assert!(!host_matches(
+            p,
+            "333333333333.dkr.ecr.us-east-1.amazonaws.com.cn"
+        ));
         assert!(host_matches("a.b", "a.b"));
         assert!(!host_matches("a.b", "a.b.c"));
     }
@@ -551,11 +561,20 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
         let r = resolve_detailed("111111111111.dkr.ecr.us-west-2.amazonaws.com", &load).unwrap();
         assert_eq!(r.request.selection.profile.as_deref(), Some("dev"));
         assert_eq!(r.mapping.unwrap().line, 3);
-        assert_eq!(r.request.identity[0], ("registry-config.profile".to_string(), "dev".to_string()));
-        assert_eq!(r.request.identity[1].0, "registry-config.profile-definition");
+        assert_eq!(
+            r.request.identity[0],
+            ("registry-config.profile".to_string(), "dev".to_string())
+        );
+        assert_eq!(
+            r.request.identity[1].0,
+            "registry-config.profile-definition"
+        );
 
-        let r = resolve_detailed("https://333333333333.dkr.ecr.ap-south-1.amazonaws.com/v2/", &load)
-            .unwrap();
+        let r = resolve_detailed(
+            "https://333333333333.dkr.ecr.ap-south-1.amazonaws.com/v2/",
+            &load,
+        )
+        .unwrap();
         assert_eq!(
             r.request.selection.role_arn.as_deref(),
             Some("arn:aws:iam::333333333333:role/pull")
@@ -578,7 +597,10 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
         ] {
             let r = resolve_detailed(url, &load).unwrap();
             assert_eq!(r.host.host, "registry.example.com", "{url}");
-            assert_eq!(r.registry_host, "123456789012.dkr.ecr.us-west-2.amazonaws.com");
+            assert_eq!(
+                r.registry_host,
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+            );
             assert_eq!(r.host.token_scope().key(), "ecr:us-west-2");
             assert_eq!(r.alias.unwrap().line, 12);
         }
@@ -603,7 +625,11 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
     #[test]
     fn errors_name_the_line() {
         let cases: &[(&str, usize, &str)] = &[
-            ("[[registry]]\nhost = \"x\"\nrol_arn = \"y\"\n", 3, "unknown field"),
+            (
+                "[[registry]]\nhost = \"x\"\nrol_arn = \"y\"\n",
+                3,
+                "unknown field",
+            ),
             ("[[registry]]\nhost = 5\n", 2, "invalid type"),
             ("\n\n[[registry]\n", 3, ""),
             (

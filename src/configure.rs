@@ -63,7 +63,10 @@ pub enum ConfigureError {
         source: serde_json::Error,
     },
     #[error("{} {problem}; it was left alone", path.display())]
-    Shape { path: PathBuf, problem: &'static str },
+    Shape {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error(
         "{}: {host} is routed to the helper {helper:?}; pass --force to replace it",
         .path.display()
@@ -254,7 +257,11 @@ fn report(out: &mut dyn Write, location: &Location, plan: &Plan, dry_run: bool) 
         String::new()
     };
     if plan.changes.is_empty() {
-        let _ = writeln!(out, "{}: {path}{target} is up to date", location.client.name());
+        let _ = writeln!(
+            out,
+            "{}: {path}{target} is up to date",
+            location.client.name()
+        );
     } else {
         let verb = if dry_run { "would change" } else { "changed" };
         let _ = writeln!(out, "{}: {verb} {path}{target}:", location.client.name());
@@ -363,15 +370,16 @@ pub struct Plan {
 }
 
 fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan), ConfigureError> {
-    let write_path = resolve_symlinks(&location.path)
-        .map_err(|e| ConfigureError::Read { path: location.path.clone(), source: e })?;
+    let write_path = resolve_symlinks(&location.path).map_err(|e| ConfigureError::Read {
+        path: location.path.clone(),
+        source: e,
+    })?;
     let existing = read_json_file(&write_path)?;
     let (mut doc, mode, original) = match existing {
-        Some((doc, mode, text)) => (doc, mode, Some(text)),
+        Some(f) => (f.doc, f.mode, Some(f.text)),
         None => (Map::new(), 0o600, None),
     };
-    let changes = apply(&mut doc, options)
-        .map_err(|e| e.with_path(&location.path))?;
+    let changes = apply(&mut doc, options).map_err(|e| e.with_path(&location.path))?;
     let bytes = serialize(&doc, original.as_deref());
     Ok((
         location.clone(),
@@ -384,24 +392,44 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
     ))
 }
 
+/// A client config as read: the document, the file's mode and its text.
+#[derive(Debug, Clone)]
+pub struct ClientFile {
+    pub doc: Map<String, Value>,
+    pub mode: u32,
+    pub text: String,
+}
+
 /// Reads a client config: `None` when absent; an empty file is an empty object.
-pub fn read_json_file(path: &Path) -> Result<Option<(Map<String, Value>, u32, String)>, ConfigureError> {
+pub fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError> {
     use std::io::Read;
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ConfigureError::Read { path: path.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(ConfigureError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| ConfigureError::Read { path: path.to_path_buf(), source: e })?;
+    let meta = file.metadata().map_err(|e| ConfigureError::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     if !meta.is_file() {
-        return Err(ConfigureError::Shape { path: path.to_path_buf(), problem: "is not a regular file" });
+        return Err(ConfigureError::Shape {
+            path: path.to_path_buf(),
+            problem: "is not a regular file",
+        });
     }
     let mut text = String::new();
     file.take(MAX_FILE_SIZE)
         .read_to_string(&mut text)
-        .map_err(|e| ConfigureError::Read { path: path.to_path_buf(), source: e })?;
+        .map_err(|e| ConfigureError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
     let doc = if text.trim().is_empty() {
         Map::new()
     } else {
@@ -413,10 +441,19 @@ pub fn read_json_file(path: &Path) -> Result<Option<(Map<String, Value>, u32, St
                     problem: "does not hold a JSON object",
                 });
             }
-            Err(e) => return Err(ConfigureError::Parse { path: path.to_path_buf(), source: e }),
+            Err(e) => {
+                return Err(ConfigureError::Parse {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
+            }
         }
     };
-    Ok(Some((doc, meta.mode() & 0o7777, text)))
+    Ok(Some(ClientFile {
+        doc,
+        mode: meta.mode() & 0o7777,
+        text,
+    }))
 }
 
 /// Problems found in a document before we know its path.

@@ -260,12 +260,14 @@ pub fn diagnose(input: Option<&str>) -> Report {
         )
         .await
         .unwrap_or_else(|_| {
-            vec![Check::new(
-                "credentials",
-                Status::Fail,
-                format!("timed out after {budget:.1?} (AWS_ECR_TIMEOUT)"),
-            )
-            .fix("check the network path to AWS, or raise AWS_ECR_TIMEOUT")]
+            vec![
+                Check::new(
+                    "credentials",
+                    Status::Fail,
+                    format!("timed out after {budget:.1?} (AWS_ECR_TIMEOUT)"),
+                )
+                .fix("check the network path to AWS, or raise AWS_ECR_TIMEOUT"),
+            ]
         })
     });
     runtime.shutdown_background();
@@ -287,7 +289,12 @@ pub fn diagnose(input: Option<&str>) -> Report {
     checks.push(path_check());
     // The order of the data path: what the host is, whose credentials, whether the clients ask
     // us at all, then what the cache holds and what AWS answers now.
-    checks.sort_by_key(|c| ORDER.iter().position(|id| *id == c.id).unwrap_or(ORDER.len()));
+    checks.sort_by_key(|c| {
+        ORDER
+            .iter()
+            .position(|id| *id == c.id)
+            .unwrap_or(ORDER.len())
+    });
     let ok = !failed_early
         && match input {
             Some(_) => token_ok,
@@ -305,9 +312,7 @@ fn finish(input: Option<&str>, checks: Vec<Check>, ok: bool) -> Report {
     }
 }
 
-fn registry_config_check(
-    loaded: &Result<Option<RegistryConfig>, config::ConfigError>,
-) -> Check {
+fn registry_config_check(loaded: &Result<Option<RegistryConfig>, config::ConfigError>) -> Check {
     let path = config::path()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "(no HOME and no AWS_ECR_CONFIG)".into());
@@ -315,7 +320,9 @@ fn registry_config_check(
         Ok(None) => Check::new(
             "registry_config",
             Status::Pass,
-            format!("no registry config at {path}; every registry uses the default credential chain"),
+            format!(
+                "no registry config at {path}; every registry uses the default credential chain"
+            ),
         )
         .detail("path", path)
         .detail("present", "false"),
@@ -380,9 +387,10 @@ async fn live_checks(
         if creds_ok {
             checks.push(token_check(r, scope, selection, deadline, caller_arn.as_deref()).await);
         } else {
-            checks.push(Check::new("token", Status::Fail, "no token: no credentials").fix(
-                "fix the credentials check above",
-            ));
+            checks.push(
+                Check::new("token", Status::Fail, "no token: no credentials")
+                    .fix("fix the credentials check above"),
+            );
         }
     }
     checks
@@ -474,7 +482,10 @@ async fn credentials_check(sdk: &aws_config::SdkConfig, selection: &Selection) -
                     if temporary { "temporary" } else { "long-term" }
                 ),
             )
-            .detail("access_key_id", crate::source::mask_key_id(creds.access_key_id()))
+            .detail(
+                "access_key_id",
+                crate::source::mask_key_id(creds.access_key_id()),
+            )
             .detail("temporary", temporary.to_string());
             if let Some(exp) = creds.expiry() {
                 let secs = exp
@@ -495,7 +506,9 @@ async fn credentials_check(sdk: &aws_config::SdkConfig, selection: &Selection) -
                 (Error::AccessDenied { .. }, _, _) if selection.role_arn.is_some() => {
                     "allow sts:AssumeRole on the role for these credentials, and trust them in the role's trust policy"
                 }
-                _ => "run `aws sts get-caller-identity` with the same environment to see the SDK's view",
+                _ => {
+                    "run `aws sts get-caller-identity` with the same environment to see the SDK's view"
+                }
             };
             Check::new("credentials", Status::Fail, format!("{summary}{role}: {e}")).fix(fix)
         }
@@ -646,7 +659,9 @@ fn cache_check(host: &crate::registry::EcrHost, request: &Request) -> Check {
     match cache.lookup(&key) {
         None => check(
             Status::Pass,
-            format!("{path}: no entry for this registry and identity yet; the next get fetches one"),
+            format!(
+                "{path}: no entry for this registry and identity yet; the next get fetches one"
+            ),
         ),
         Some(e) => {
             let state = if e.is_fresh(now) {
@@ -730,7 +745,7 @@ fn docker_route(host: &str) -> Result<(String, Route), configure::ConfigureError
     let loc = configure::location(Client::Docker)?;
     let path = loc.path.display().to_string();
     let route = match configure::read_json_file(&loc.path)? {
-        Some((doc, _, _)) => configure::route(&doc, host),
+        Some(f) => configure::route(&f.doc, host),
         None => Route::None,
     };
     Ok((path, route))
@@ -758,7 +773,7 @@ fn podman_check(host: &str, fix: &str) -> Check {
         }
     }
     for file in &files {
-        let Ok(Some((doc, _, _))) = configure::read_json_file(file) else {
+        let Ok(Some(configure::ClientFile { doc, .. })) = configure::read_json_file(file) else {
             continue;
         };
         let path = file.display().to_string();
@@ -812,7 +827,7 @@ fn client_checks_without_host() -> Vec<Check> {
         Ok(loc) => {
             let path = loc.path.display().to_string();
             let (hosts, store) = match configure::read_json_file(&loc.path) {
-                Ok(Some((doc, _, _))) => {
+                Ok(Some(configure::ClientFile { doc, .. })) => {
                     let hosts: Vec<String> = doc
                         .get("credHelpers")
                         .and_then(|c| c.as_object())
@@ -866,8 +881,12 @@ fn path_check() -> Check {
             let same = std::fs::canonicalize(&found).ok() == me;
             let shown = found.display().to_string();
             if same || me.is_none() {
-                Check::new("helper_on_path", Status::Pass, format!("{shown} is on PATH"))
-                    .detail("path", shown)
+                Check::new(
+                    "helper_on_path",
+                    Status::Pass,
+                    format!("{shown} is on PATH"),
+                )
+                .detail("path", shown)
             } else {
                 Check::new(
                     "helper_on_path",

@@ -14,10 +14,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "AWS_ECR_CONFIG",
         "The registry config file (default ~/.ecr/config.toml): per-registry profiles and roles, and aliases for custom domains.",
     ),
-    (
-        "AWS_ECR_CACHE_DIR",
-        "The cache directory (default ~/.ecr).",
-    ),
+    ("AWS_ECR_CACHE_DIR", "The cache directory (default ~/.ecr)."),
     (
         "AWS_ECR_DISABLE_CACHE",
         "Any non-empty value: no cache; every call asks AWS.",
@@ -156,7 +153,9 @@ fn synopsis_item(arg: &Arg) -> Vec<roff::Inline> {
         }
     }
     parts.push(roman("]"));
-    if matches!(arg.get_action(), clap::ArgAction::Append) || arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+    if matches!(arg.get_action(), clap::ArgAction::Append)
+        || arg.get_num_args().is_some_and(|n| n.max_values() > 1)
+    {
         parts.push(roman("..."));
     }
     parts

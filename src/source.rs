@@ -49,7 +49,11 @@ fn describe_env(profile: Option<&str>) -> Source {
         summary,
     };
     if let Some(p) = profile {
-        return source("profile", Some(p.into()), format!("profile {p} (registry config)"));
+        return source(
+            "profile",
+            Some(p.into()),
+            format!("profile {p} (registry config)"),
+        );
     }
     if let (Some(id), Some(_)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
         let session = if var("AWS_SESSION_TOKEN").is_some() {
@@ -99,9 +103,8 @@ pub async fn describe(profile_override: Option<&str>) -> Result<Source, ProfileF
     let Some(profile) = profiles.get_profile(&name) else {
         if profile_override.is_some() || var("AWS_PROFILE").is_some() {
             source.profile_kind = Some("missing");
-            source.summary = format!(
-                "profile {name}, which is in neither the config nor the credentials file"
-            );
+            source.summary =
+                format!("profile {name}, which is in neither the config nor the credentials file");
             return Ok(source);
         }
         // No default profile: the chain goes on to the sources that need no file.
@@ -122,7 +125,10 @@ pub async fn describe(profile_override: Option<&str>) -> Result<Source, ProfileF
         let session = get("sso_session")
             .map(|s| format!(" (session {s})"))
             .unwrap_or_default();
-        ("sso", format!("IAM Identity Center{session}; `aws sso login` when it expires"))
+        (
+            "sso",
+            format!("IAM Identity Center{session}; `aws sso login` when it expires"),
+        )
     } else if get("credential_process").is_some() {
         ("credential-process", "credential_process".to_string())
     } else if let Some(id) = get("aws_access_key_id") {

@@ -36,6 +36,17 @@ fn a_profile_per_registry_and_its_own_cache_entry() {
     assert_eq!(env.get_ok(MAPPED)["Secret"], mapped["Secret"]);
     assert_eq!(env.get_ok(UNMAPPED)["Secret"], unmapped["Secret"]);
     assert_eq!(env.aws.total(), 2);
+
+    // Editing the mapped profile changes whose token it is, so it must miss the cache.
+    env.write_file(
+        "home/.aws/credentials",
+        "[dev]\naws_access_key_id = AKIANEWNEWNEWNEW0001\naws_secret_access_key = newsecret\n",
+    );
+    env.get_ok(MAPPED);
+    assert_eq!(
+        env.aws.calls().last().unwrap().access_key,
+        "AKIANEWNEWNEWNEW0001"
+    );
 }
 
 #[test]
@@ -50,11 +61,10 @@ fn a_role_for_every_region_of_an_account() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0].service, "sts:AssumeRole");
     assert_eq!(calls[0].access_key, ACCESS_KEY, "assumed from the chain");
-    assert!(
-        calls[0]
-            .form
-            .contains(&("RoleArn".into(), "arn:aws:iam::333333333333:role/puller".into()))
-    );
+    assert!(calls[0].form.contains(&(
+        "RoleArn".into(),
+        "arn:aws:iam::333333333333:role/puller".into()
+    )));
     assert_eq!(calls[1].service, "ecr");
     assert!(
         calls[1].access_key.starts_with("ASIA"),
@@ -163,7 +173,9 @@ fn a_broken_file_names_the_file_and_line_and_serves_nothing() {
 
     write_config(
         &env,
-        &format!("[[registry]]\nhost = \"{MAPPED}\"\nrole_arn = \"arn:aws:iam::111111111111:user/bob\"\n"),
+        &format!(
+            "[[registry]]\nhost = \"{MAPPED}\"\nrole_arn = \"arn:aws:iam::111111111111:user/bob\"\n"
+        ),
     );
     let out = env.get(MAPPED);
     assert_not_found(&out);
@@ -188,7 +200,10 @@ fn aws_ecr_config_chooses_the_file() {
     env.get_ok("cr.example.org");
     assert_eq!(env.aws.calls()[0].service, "ecr-public");
 
-    env.set("AWS_ECR_CONFIG", path_str(&env.dir.path().join("missing.toml")));
+    env.set(
+        "AWS_ECR_CONFIG",
+        path_str(&env.dir.path().join("missing.toml")),
+    );
     let out = env.get(MAPPED);
     assert!(out.status.success());
     assert!(

@@ -41,7 +41,10 @@ fn mode(path: &Path) -> u32 {
 fn a_new_file_is_private_and_a_second_run_changes_nothing() {
     let env = TestEnv::new();
     let path = docker_config(&env);
-    ok(&configure(&env, &["--registry", A, "--registry", &format!("https://{B}/v2/")]));
+    ok(&configure(
+        &env,
+        &["--registry", A, "--registry", &format!("https://{B}/v2/")],
+    ));
     assert_eq!(mode(&path), 0o600);
     assert_eq!(
         json(&path),
@@ -75,7 +78,10 @@ fn other_keys_entries_order_and_mode_are_kept() {
     assert_eq!(keys, ["zeta", "auths", "credHelpers", "alpha"]);
     let helpers: Vec<&String> = v["credHelpers"].as_object().unwrap().keys().collect();
     assert_eq!(helpers, ["gcr.io", A]);
-    assert_eq!(v["zeta"], serde_json::json!({"nested": [1, 2, {"x": null}]}));
+    assert_eq!(
+        v["zeta"],
+        serde_json::json!({"nested": [1, 2, {"x": null}]})
+    );
     assert_eq!(
         v["auths"]["https://index.docker.io/v1/"]["auth"],
         "dXNlcjpwdw=="
@@ -138,13 +144,19 @@ fn public_dry_run_and_remove() {
     let env = TestEnv::new();
     let path = docker_config(&env);
     let out = ok(&configure(&env, &["--public", "--dry-run"]));
-    assert!(out.contains("public.ecr.aws") && out.contains("would"), "{out}");
+    assert!(
+        out.contains("public.ecr.aws") && out.contains("would"),
+        "{out}"
+    );
     assert!(!path.exists(), "a dry run writes nothing");
 
     ok(&configure(&env, &["--public", "--registry", A]));
     assert_eq!(json(&path)["credHelpers"]["public.ecr.aws"], "ecr-login");
 
-    let out = ok(&configure(&env, &["--remove", "--registry", A, "--dry-run"]));
+    let out = ok(&configure(
+        &env,
+        &["--remove", "--registry", A, "--dry-run"],
+    ));
     assert!(out.contains(A), "{out}");
     assert_eq!(json(&path)["credHelpers"][A], "ecr-login");
 
@@ -167,7 +179,10 @@ fn podman_writes_the_auth_file_and_says_which() {
     assert!(out.contains(&path_str(&auth)), "{out}");
     assert!(out.contains("REGISTRY_AUTH_FILE"), "{out}");
     assert_eq!(json(&auth)["credHelpers"][A], "ecr-login");
-    assert!(!docker_config(&env).exists(), "--podman alone leaves Docker's");
+    assert!(
+        !docker_config(&env).exists(),
+        "--podman alone leaves Docker's"
+    );
 
     let named = env.dir.path().join("auth/podman.json");
     env.set("REGISTRY_AUTH_FILE", path_str(&named));

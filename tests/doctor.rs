@@ -84,7 +84,10 @@ fn a_healthy_setup_passes_every_check() {
     assert_eq!(host["region"], "us-west-2");
     assert_eq!(host["partition"], "aws");
     assert_eq!(host["endpoint"], env.aws.url());
-    assert_eq!(check(&report, "credentials")["details"]["source"], "environment");
+    assert_eq!(
+        check(&report, "credentials")["details"]["source"],
+        "environment"
+    );
     assert_eq!(
         check(&report, "caller_identity")["details"]["arn"],
         "arn:aws:iam::123456789012:user/fake"
@@ -136,7 +139,8 @@ fn access_denied_fails_with_the_iam_fix() {
     );
     let fix = token["fix"].as_str().unwrap();
     assert!(
-        fix.contains("ecr:GetAuthorizationToken") && fix.contains("arn:aws:iam::123456789012:user/fake"),
+        fix.contains("ecr:GetAuthorizationToken")
+            && fix.contains("arn:aws:iam::123456789012:user/fake"),
         "{fix}"
     );
 }
@@ -144,7 +148,8 @@ fn access_denied_fails_with_the_iam_fix() {
 #[test]
 fn no_credentials_fails_early() {
     let mut env = TestEnv::new();
-    env.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
     let (code, report, _) = doctor_json(&env, &[HOST]);
     assert_eq!(code, Some(1));
     let creds = check(&report, "credentials");
@@ -159,7 +164,8 @@ fn no_credentials_fails_early() {
 #[test]
 fn profile_kinds_are_named() {
     let mut env = TestEnv::new();
-    env.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
     env.write_file(
         "home/.aws/credentials",
         "[base]\naws_access_key_id = AKIABASEBASEBASE0001\naws_secret_access_key = basesecret\n",
@@ -228,7 +234,10 @@ fn a_broken_registry_config_fails() {
     assert_eq!(code, Some(1));
     let config = check(&report, "registry_config");
     assert_eq!(config["status"], "fail");
-    assert!(config["message"].as_str().unwrap().contains(":2:"), "{config}");
+    assert!(
+        config["message"].as_str().unwrap().contains(":2:"),
+        "{config}"
+    );
 }
 
 #[test]

@@ -42,9 +42,8 @@ fn debug_tells_each_step_into_the_file_and_no_secret() {
             .all(|l| l.len() > 25 && l.as_bytes()[4] == b'-' && l.contains("] debug: ")),
         "{text}"
     );
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&log).unwrap().permissions(),
-    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&log).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -56,7 +55,8 @@ fn the_default_level_is_quiet_and_errors_still_show() {
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
 
     env.set("AWS_ECR_LOG_LEVEL", "error");
-    env.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
     let out = env.get("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
     assert_not_found(&out);
     assert!(stderr(&out).contains("error: "), "{}", stderr(&out));
@@ -112,7 +112,11 @@ fn the_man_page_is_roff_from_the_same_definitions() {
     let out = env.run(&["man"], b"");
     assert!(out.status.success());
     let page = stdout(&out);
-    assert!(page.contains("\n.TH docker-credential-ecr-login 1"), "{}", &page[..page.len().min(200)]);
+    assert!(
+        page.contains("\n.TH docker-credential-ecr-login 1"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
     assert_eq!(page.matches(".ds Aq").count(), 2, "the preamble once");
     for needle in [
         ".SH NAME",
@@ -147,5 +151,8 @@ fn the_man_page_is_roff_from_the_same_definitions() {
         .unwrap();
     assert!(rendered.status.success(), "{}", stderr(&rendered));
     let text = String::from_utf8_lossy(&rendered.stdout);
-    assert!(text.contains("--dry-run") && text.contains("EXIT STATUS"), "{text}");
+    assert!(
+        text.contains("--dry-run") && text.contains("EXIT STATUS"),
+        "{text}"
+    );
 }
