@@ -237,7 +237,7 @@ fn run_inner(matches: &ArgMatches, out: &mut dyn Write) -> Result<(), ConfigureE
     for (location, plan) in &plans {
         report(out, location, plan, options.dry_run);
         if !options.dry_run && !plan.changes.is_empty() {
-            write_atomically(&plan.write_path, &plan.bytes, plan.mode)?;
+            write_atomically(&plan.write_path, &plan.bytes, plan.mode, plan.owner)?;
         }
     }
     if !options.remove && find_on_path(&format!("docker-credential-{HELPER}")).is_none() {
@@ -367,6 +367,7 @@ pub struct Plan {
     pub write_path: PathBuf,
     pub bytes: Vec<u8>,
     pub mode: u32,
+    pub owner: Option<(u32, u32)>,
 }
 
 fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan), ConfigureError> {
@@ -375,9 +376,9 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
         source: e,
     })?;
     let existing = read_json_file(&write_path)?;
-    let (mut doc, mode, original) = match existing {
-        Some(f) => (f.doc, f.mode, Some(f.text)),
-        None => (Map::new(), 0o600, None),
+    let (mut doc, mode, owner, original) = match existing {
+        Some(f) => (f.doc, f.mode, Some(f.owner), Some(f.text)),
+        None => (Map::new(), 0o600, None, None),
     };
     let changes = apply(&mut doc, options).map_err(|e| e.with_path(&location.path))?;
     let bytes = serialize(&doc, original.as_deref());
@@ -388,6 +389,7 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
             write_path,
             bytes,
             mode,
+            owner,
         },
     ))
 }
@@ -397,6 +399,8 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
 pub struct ClientFile {
     pub doc: Map<String, Value>,
     pub mode: u32,
+    /// Owner and group, kept when root edits a user's file (`sudo` with the user's HOME).
+    pub owner: (u32, u32),
     pub text: String,
 }
 
@@ -452,6 +456,7 @@ pub fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError>
     Ok(Some(ClientFile {
         doc,
         mode: meta.mode() & 0o7777,
+        owner: (meta.uid(), meta.gid()),
         text,
     }))
 }
@@ -587,7 +592,12 @@ fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Writes a complete temp file beside `path` with `mode`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ConfigureError> {
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<(), ConfigureError> {
     let err = |source| ConfigureError::Write {
         path: path.to_path_buf(),
         source,
@@ -620,6 +630,10 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Configur
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        if let Some((uid, gid)) = owner {
+            // Only root can give a file away; for anyone else the owner is already right.
+            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+        }
         // The umask does not apply to an explicit chmod: the file keeps exactly its old mode.
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.sync_all()?;

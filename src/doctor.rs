@@ -368,12 +368,12 @@ async fn live_checks(
         checks.push(host_check(r, scope, &sdk));
     }
     let selection = &request.selection;
-    let creds = credentials_check(&sdk, selection).await;
-    let creds_ok = creds.status == Status::Pass;
-    checks.push(creds);
+    let (check, credentials) = credentials_check(&sdk, selection).await;
+    checks.push(check);
+    let creds_ok = credentials.is_some();
     let mut caller_arn = None;
-    if creds_ok {
-        let (check, arn) = caller_identity_check(&sdk, selection).await;
+    if let Some(credentials) = credentials {
+        let (check, arn) = caller_identity_check(&sdk, credentials).await;
         caller_arn = arn;
         checks.push(check);
     } else {
@@ -452,7 +452,12 @@ fn host_check(r: &config::Resolved, scope: &TokenScope, sdk: &aws_config::SdkCon
     check
 }
 
-async fn credentials_check(sdk: &aws_config::SdkConfig, selection: &Selection) -> Check {
+/// The credential source in words, and the credentials the chain resolves (the same call as
+/// `get`'s), which the caller-identity check then uses.
+async fn credentials_check(
+    sdk: &aws_config::SdkConfig,
+    selection: &Selection,
+) -> (Check, Option<aws_credential_types::Credentials>) {
     let source = crate::source::describe(selection.profile.as_deref()).await;
     let (summary, kind, profile_kind) = match &source {
         Ok(s) => (s.summary.clone(), s.kind, s.profile_kind),
@@ -469,7 +474,7 @@ async fn credentials_check(sdk: &aws_config::SdkConfig, selection: &Selection) -
         .unwrap_or_default();
     let started = Instant::now();
     let resolved = fetch::resolve_credentials(sdk, selection).await;
-    let mut check = match resolved {
+    let mut check = match &resolved {
         Ok(creds) => {
             let temporary = creds.session_token().is_some();
             let mut c = Check::new(
@@ -523,22 +528,13 @@ async fn credentials_check(sdk: &aws_config::SdkConfig, selection: &Selection) -
     {
         check = check.detail("profile", p.clone());
     }
-    check
+    (check, resolved.ok())
 }
 
 async fn caller_identity_check(
     sdk: &aws_config::SdkConfig,
-    selection: &Selection,
+    creds: aws_credential_types::Credentials,
 ) -> (Check, Option<String>) {
-    let creds = match fetch::resolve_credentials(sdk, selection).await {
-        Ok(c) => c,
-        Err(e) => {
-            return (
-                Check::new("caller_identity", Status::Fail, e.to_string()),
-                None,
-            );
-        }
-    };
     let conf = aws_sdk_sts::config::Builder::from(sdk)
         .credentials_provider(creds)
         .build();

@@ -253,3 +253,19 @@ fn a_file_that_is_not_a_json_object_is_left_alone() {
     ok(&configure(&env, &["--registry", A]));
     assert_eq!(json(&path)["credHelpers"][A], "ecr-login");
 }
+
+#[test]
+fn root_editing_a_users_file_keeps_its_owner() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: ownership cannot be given away, nothing to check");
+        return;
+    }
+    let env = TestEnv::new();
+    let path = env.write_file("home/.docker/config.json", "{}");
+    std::os::unix::fs::chown(&path, Some(4321), Some(4322)).unwrap();
+    ok(&configure(&env, &["--registry", A]));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+    assert_eq!(json(&path)["credHelpers"][A], "ecr-login");
+}
