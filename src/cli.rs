@@ -105,46 +105,66 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
         return crate::kubelet::run(rest);
     }
     let started = Instant::now();
-    let matches = match command()
-        .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
-    {
-        Ok(m) => m,
-        Err(e) => return clap_error(e, args),
+    // The protocol's actions run on every pull: they skip building the clap definitions, which
+    // would parse them the same way (one word, nothing after it).
+    let code = match args {
+        [action] if is_docker_action(action) => docker_action(action),
+        _ => match command()
+            .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
+        {
+            Ok(m) => dispatch(&m),
+            Err(e) => return clap_error(e, args),
+        },
     };
-    let code = dispatch(&matches);
     debug!(
         "{} finished in {:?} with exit code {code}",
-        matches.subcommand_name().unwrap_or("(none)"),
+        args.first().map_or("(no action)", String::as_str),
         started.elapsed()
     );
     code
 }
 
-fn dispatch(matches: &ArgMatches) -> i32 {
+fn is_docker_action(arg: &str) -> bool {
+    matches!(arg, "get" | "list" | "store" | "erase" | "version")
+}
+
+/// One of the Docker protocol's actions (`is_docker_action`).
+fn docker_action(action: &str) -> i32 {
     let stdout = &mut std::io::stdout().lock();
-    let code = match matches.subcommand() {
-        Some(("get", _)) => docker::get(&mut std::io::stdin().lock(), stdout),
-        Some(("list", _)) => docker::list(stdout),
-        Some(("store", _)) => docker::store_or_erase(true, &mut std::io::stdin().lock(), stdout),
-        Some(("erase", _)) => docker::store_or_erase(false, &mut std::io::stdin().lock(), stdout),
-        Some(("version", _)) => version(stdout),
-        Some(("configure", m)) => crate::configure::run(m),
-        Some(("doctor", m)) => crate::doctor::run(m),
-        Some(("man", _)) => match crate::man::render(stdout) {
-            Ok(()) => 0,
-            Err(e) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ecr-login: cannot write the man page: {e}"
-                );
-                1
-            }
-        },
-        None if matches.get_flag("version") => version(stdout),
-        _ => usage(),
+    let code = match action {
+        "get" => docker::get(&mut std::io::stdin().lock(), stdout),
+        "list" => docker::list(stdout),
+        "store" => docker::store_or_erase(true, &mut std::io::stdin().lock(), stdout),
+        "erase" => docker::store_or_erase(false, &mut std::io::stdin().lock(), stdout),
+        _ => version(stdout),
     };
     let _ = stdout.flush();
     code
+}
+
+fn dispatch(matches: &ArgMatches) -> i32 {
+    match matches.subcommand() {
+        Some((action, _)) if is_docker_action(action) => docker_action(action),
+        Some(("configure", m)) => crate::configure::run(m),
+        Some(("doctor", m)) => crate::doctor::run(m),
+        Some(("man", _)) => {
+            let stdout = &mut std::io::stdout().lock();
+            let code = match crate::man::render(stdout) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ecr-login: cannot write the man page: {e}"
+                    );
+                    1
+                }
+            };
+            let _ = stdout.flush();
+            code
+        }
+        None if matches.get_flag("version") => version(&mut std::io::stdout().lock()),
+        _ => usage(),
+    }
 }
 
 fn version(out: &mut dyn Write) -> i32 {
@@ -186,5 +206,26 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn the_fast_path_takes_exactly_the_protocol_actions() {
+        let names: Vec<String> = command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|n| is_docker_action(n))
+            .collect();
+        assert_eq!(names, ["get", "list", "store", "erase", "version"]);
+        // Each of them takes no argument, so clap would accept `[action]` and nothing more.
+        for sub in command()
+            .get_subcommands()
+            .filter(|c| is_docker_action(c.get_name()))
+        {
+            assert!(
+                sub.get_arguments().all(|a| a.get_id() == "help"),
+                "{}",
+                sub.get_name()
+            );
+        }
     }
 }
