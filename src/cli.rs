@@ -1,14 +1,94 @@
 //! Command-line dispatch: which front end runs, chosen by the action argument.
+//!
+//! One clap definition serves `--help`, the man page ([`crate::man`]) and the parsing. The
+//! Docker protocol's contract is kept exactly: one action argument, and an unknown action or a
+//! wrong number of arguments gets a usage line on stderr and exit code 1 (never clap's 2, which
+//! a caller of a credential helper would not expect). The kubelet front end parses its own
+//! arguments, so they are passed to it untouched.
 
 use crate::docker;
+use crate::log::debug;
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
+use std::time::Instant;
 
 pub const NAME: &str = "docker-credential-ecr-login";
 /// The kubelet plugin's name: invoked under it, the binary speaks the provider protocol.
 pub const KUBELET_NAME: &str = "ecr-credential-provider";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version>";
+const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or configure, doctor, kubelet; --help for more)";
+
+const ABOUT: &str = "Amazon ECR credentials for Docker, podman, Helm and the kubelet";
+
+const LONG_ABOUT: &str = "\
+Amazon ECR credentials for Docker, podman, Helm and the kubelet.
+
+A docker-credential-helper: Docker and the tools that read its config.json run it with one \
+action (get, list, store, erase, version) and a server URL on stdin, and it answers with a \
+12-hour ECR token, fetched with the standard AWS credential chain and cached per region and \
+identity in ~/.ecr/ecr-login-cache.json.
+
+Route registries to it with `docker-credential-ecr-login configure --registry HOST`, and ask \
+`docker-credential-ecr-login doctor HOST` why a pull says \"no basic auth credentials\".";
+
+/// The whole command line, as `--help` and the man page show it.
+pub fn command() -> Command {
+    Command::new(NAME)
+        .about(ABOUT)
+        .long_about(LONG_ABOUT)
+        .version(VERSION)
+        .override_usage("docker-credential-ecr-login <COMMAND>")
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .args_conflicts_with_subcommands(true)
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version (as the `version` action does)"),
+        )
+        .subcommand(
+            Command::new("get")
+                .about("Print the credentials for the server URL read from stdin (Docker protocol)")
+                .long_about(
+                    "Reads a server URL on stdin and prints {\"ServerURL\",\"Username\",\"Secret\"} \
+                     on stdout. When there is no token to give, prints Docker's \"credentials not \
+                     found in native keychain\", exits 1, and says why on stderr.",
+                ),
+        )
+        .subcommand(
+            Command::new("list")
+                .about("Print the registries whose tokens are cached, as JSON (Docker protocol)"),
+        )
+        .subcommand(Command::new("store").about(
+            "Accept `docker login` (Docker protocol): ECR tokens come from AWS, so nothing is stored",
+        ))
+        .subcommand(Command::new("erase").about(
+            "Accept `docker logout` (Docker protocol): nothing was stored, so nothing is erased",
+        ))
+        .subcommand(Command::new("version").about("Print the version"))
+        .subcommand(crate::configure::command())
+        .subcommand(crate::doctor::command())
+        .subcommand(
+            Command::new("kubelet")
+                .about("Run as the kubelet's image credential provider (also when invoked as ecr-credential-provider)")
+                .disable_help_flag(true)
+                .arg(
+                    Arg::new("args")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true)
+                        .help("Passed to the provider"),
+                ),
+        )
+        .subcommand(
+            Command::new("man")
+                .hide(true)
+                .about("Print the man page (roff) on stdout"),
+        )
+}
 
 /// Runs the program for `args` (without the program name) and returns the exit code.
 pub fn run(args: &[String]) -> i32 {
@@ -21,35 +101,137 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     if program == KUBELET_NAME {
         return crate::kubelet::run(args);
     }
-    if let Some((first, rest)) = args.split_first() {
-        match first.as_str() {
-            "kubelet" => return crate::kubelet::run(rest),
-            "configure" => return crate::configure::run(rest),
-            "doctor" => return crate::doctor::run(rest),
-            _ => {}
-        }
+    if let Some(("kubelet", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        return crate::kubelet::run(rest);
     }
-    let stdin = &mut std::io::stdin().lock();
-    let stdout = &mut std::io::stdout().lock();
+    let started = Instant::now();
+    // The protocol's actions run on every pull: they skip building the clap definitions, which
+    // would parse them the same way (one word, nothing after it).
     let code = match args {
-        [action] => match action.as_str() {
-            "get" => docker::get(stdin, stdout),
-            "list" => docker::list(stdout),
-            "store" => docker::store_or_erase(true, stdin, stdout),
-            "erase" => docker::store_or_erase(false, stdin, stdout),
-            "version" | "--version" | "-V" => {
-                let _ = writeln!(stdout, "{NAME} (ecr-login) {VERSION}");
-                0
-            }
-            _ => usage(),
+        [action] if is_docker_action(action) => docker_action(action),
+        _ => match command()
+            .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
+        {
+            Ok(m) => dispatch(&m),
+            Err(e) => return clap_error(e, args),
         },
-        _ => usage(),
+    };
+    debug!(
+        "{} finished in {:?} with exit code {code}",
+        args.first().map_or("(no action)", String::as_str),
+        started.elapsed()
+    );
+    code
+}
+
+fn is_docker_action(arg: &str) -> bool {
+    matches!(arg, "get" | "list" | "store" | "erase" | "version")
+}
+
+/// One of the Docker protocol's actions (`is_docker_action`).
+fn docker_action(action: &str) -> i32 {
+    let stdout = &mut std::io::stdout().lock();
+    let code = match action {
+        "get" => docker::get(&mut stdin(), stdout),
+        "list" => docker::list(stdout),
+        "store" => docker::store_or_erase(true, &mut stdin(), stdout),
+        "erase" => docker::store_or_erase(false, &mut stdin(), stdout),
+        _ => version(stdout),
     };
     let _ = stdout.flush();
     code
 }
 
+fn dispatch(matches: &ArgMatches) -> i32 {
+    match matches.subcommand() {
+        Some((action, _)) if is_docker_action(action) => docker_action(action),
+        Some(("configure", m)) => crate::configure::run(m),
+        Some(("doctor", m)) => crate::doctor::run(m),
+        Some(("man", _)) => {
+            let stdout = &mut std::io::stdout().lock();
+            let code = match crate::man::render(stdout) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ecr-login: cannot write the man page: {e}"
+                    );
+                    1
+                }
+            };
+            let _ = stdout.flush();
+            code
+        }
+        None if matches.get_flag("version") => version(&mut std::io::stdout().lock()),
+        _ => usage(),
+    }
+}
+
+fn version(out: &mut dyn Write) -> i32 {
+    let _ = writeln!(out, "{NAME} (ecr-login) {VERSION}");
+    0
+}
+
+/// Help goes to stdout with exit 0. A mistake in a subcommand's options gets clap's message,
+/// which names the option and shows that subcommand's usage; anything else is the Docker
+/// protocol's usage line. Both exit 1.
+fn clap_error(e: clap::Error, args: &[String]) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(std::io::stdout().lock(), "{e}");
+            0
+        }
+        _ if matches!(
+            args.first().map(String::as_str),
+            Some("configure" | "doctor")
+        ) =>
+        {
+            let _ = write!(std::io::stderr().lock(), "{e}");
+            1
+        }
+        _ => usage(),
+    }
+}
+
 fn usage() -> i32 {
     let _ = writeln!(std::io::stderr(), "{USAGE}");
     1
+}
+
+/// Standard input bounded by the same limit as the whole call: a client that never closes the
+/// pipe gets an answer instead of a hung helper.
+fn stdin() -> crate::input::Stdin {
+    crate::input::Stdin::until(std::time::Instant::now() + crate::token::timeout_from_env())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn the_fast_path_takes_exactly_the_protocol_actions() {
+        let names: Vec<String> = command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|n| is_docker_action(n))
+            .collect();
+        assert_eq!(names, ["get", "list", "store", "erase", "version"]);
+        // Each of them takes no argument, so clap would accept `[action]` and nothing more.
+        for sub in command()
+            .get_subcommands()
+            .filter(|c| is_docker_action(c.get_name()))
+        {
+            assert!(
+                sub.get_arguments().all(|a| a.get_id() == "help"),
+                "{}",
+                sub.get_name()
+            );
+        }
+    }
 }

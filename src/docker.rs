@@ -9,7 +9,7 @@ use crate::cache::{self, Cache};
 use crate::config;
 use crate::error::Error;
 use crate::log::error;
-use crate::registry::{self, HostError};
+use crate::registry::HostError;
 use crate::token::{self, Request};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -109,11 +109,11 @@ pub fn list(out: &mut dyn Write) -> i32 {
         let now = cache::now();
         for (_, entry) in cache.entries_with_prefix(&prefix) {
             if entry.is_usable(now) {
-                // Mirrors the kubelet answered from this token are not ECR hosts to Docker.
+                // Only hosts `get` would answer: not mirrors the kubelet served from this token.
                 for host in entry
                     .hosts
                     .into_iter()
-                    .filter(|h| registry::classify(h).is_some())
+                    .filter(|h| config::resolve(h).is_ok())
                 {
                     registries.insert(format!("https://{host}"), entry.username.clone());
                 }

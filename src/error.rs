@@ -36,6 +36,9 @@ pub enum Error {
 
     #[error("{0}")]
     Config(String),
+
+    #[error(transparent)]
+    RegistryConfig(#[from] crate::config::ConfigError),
 }
 
 impl Error {

@@ -27,6 +27,10 @@ pub struct Selection {
     /// A role assumed with a web identity token, on a cache miss only (the kubelet's per-pod
     /// role): the STS call then runs under the fetch's deadline.
     pub web_identity: Option<crate::web_identity::WebIdentity>,
+    /// The region in which credentials are resolved and the role assumed, when it must differ
+    /// from the registry's (an STS endpoint the account has enabled); tokens always come from
+    /// the registry's own region.
+    pub region: Option<String>,
 }
 
 /// A token as AWS issued it, decoded.
@@ -76,11 +80,23 @@ pub async fn load_config(
         .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(remaining))
         .operation_timeout(remaining)
         .build();
+    let region = selection.region.as_ref().unwrap_or(&scope.region);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(scope.region.clone()))
-        .timeout_config(timeouts);
+        .region(Region::new(region.clone()))
+        .timeout_config(timeouts.clone());
     if let Some(profile) = &selection.profile {
-        loader = loader.profile_name(profile);
+        // A profile chosen for this registry wins over the environment's keys: the default
+        // chain would try AWS_ACCESS_KEY_ID first and never reach the profile.
+        let provider_config = aws_config::provider_config::ProviderConfig::default()
+            .with_region(Some(Region::new(region.clone())))
+            .with_timeout_config(timeouts.clone());
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&provider_config)
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     loader.load().await
 }
@@ -175,6 +191,7 @@ pub async fn fetch(
     let started = Instant::now();
     let (token, expires_at) = if scope.public {
         let conf = aws_sdk_ecrpublic::config::Builder::from(&config)
+            .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
@@ -190,6 +207,7 @@ pub async fn fetch(
         (data.authorization_token, data.expires_at)
     } else {
         let conf = aws_sdk_ecr::config::Builder::from(&config)
+            .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
@@ -216,6 +234,11 @@ pub async fn fetch(
         password,
         expires_at,
     })
+}
+
+/// The endpoint `fetch` calls for `scope` under `config`, for `doctor`.
+pub fn endpoint_for(scope: &TokenScope, config: &SdkConfig) -> String {
+    describe_endpoint(scope, !endpoint_overridden(scope, config))
 }
 
 fn describe_endpoint(scope: &TokenScope, variants: bool) -> String {

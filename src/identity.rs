@@ -96,6 +96,37 @@ pub fn fingerprint_with(
     Fingerprint(hex)
 }
 
+/// A digest of the shared-file sections that define `profile` (following `source_profile` and
+/// `sso_session`), for a profile chosen other than by `AWS_PROFILE` (the registry config), so
+/// that editing that profile changes the cache key as editing the default one does. Hex; the
+/// lines themselves (which may hold a secret key) never leave this function.
+pub fn profile_digest(profile: &str) -> String {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let path = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let config = path("AWS_CONFIG_FILE", ".aws/config")
+        .as_deref()
+        .and_then(read_small);
+    let creds = path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials")
+        .as_deref()
+        .and_then(read_small);
+    let mut hasher = Sha256::new();
+    for (kind, line) in profile_lines(config.as_deref(), creds.as_deref(), profile) {
+        for part in [kind, line.as_str()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Shared config files are small; a huge one is not read (and so does not key the cache).
 fn read_small(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;

@@ -48,15 +48,29 @@ struct Settings {
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
 fn settings() -> &'static Settings {
-    SETTINGS.get_or_init(|| Settings {
-        level: std::env::var("AWS_ECR_LOG_LEVEL")
-            .ok()
-            .and_then(|l| Level::parse(&l))
-            .unwrap_or(Level::Warn),
+    let mut unknown = None;
+    let settings = SETTINGS.get_or_init(|| Settings {
+        level: match std::env::var("AWS_ECR_LOG_LEVEL") {
+            Ok(l) if !l.trim().is_empty() => Level::parse(&l).unwrap_or_else(|| {
+                unknown = Some(l);
+                Level::Warn
+            }),
+            _ => Level::Warn,
+        },
         file: std::env::var_os("AWS_ECR_LOG_FILE")
             .filter(|f| !f.is_empty())
             .map(Into::into),
-    })
+    });
+    // A typo in the level would otherwise silently hide the debug output asked for.
+    if let Some(l) = unknown {
+        write(
+            Level::Warn,
+            format_args!(
+                "AWS_ECR_LOG_LEVEL={l:?} is not one of error, warn, info, debug, trace; using warn"
+            ),
+        );
+    }
+    settings
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -68,9 +82,12 @@ pub fn enabled(level: Level) -> bool {
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
     let s = settings();
     if let Some(path) = &s.file {
+        use std::os::unix::fs::OpenOptionsExt;
+        // 0600 for a new file: lines name hosts, profiles and roles, which are nobody else's.
         let opened = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path);
         if let Ok(mut f) = opened {
             let line = format!(
@@ -134,8 +151,10 @@ macro_rules! warning { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Leve
 #[allow(unused_macros)]
 macro_rules! info { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Info, $($arg)*) }; }
 macro_rules! debug { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Debug, $($arg)*) }; }
+#[allow(unused_macros)]
+macro_rules! trace { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Trace, $($arg)*) }; }
 #[allow(unused_imports)]
-pub(crate) use {debug, error, info, log_at, warning};
+pub(crate) use {debug, error, info, log_at, trace, warning};
 
 #[cfg(test)]
 mod tests {

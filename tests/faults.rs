@@ -330,3 +330,40 @@ fn more_kinds_of_rot_heal() {
         );
     }
 }
+
+#[test]
+fn a_client_that_never_closes_stdin_gets_an_answer() {
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_TIMEOUT", "1");
+    let mut child = env
+        .command(&["get"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half a server URL, and the pipe stays open.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"123456789012.dkr.ecr").unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("get hung on an open stdin");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), NOT_FOUND);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timed out waiting for input"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.aws.total(), 0);
+}
