@@ -202,10 +202,22 @@ fn main() {
     // `credential_process` (aws-vault, granted, SSO wrappers). Same key id, so the Go helper's
     // cache key is the same; ours is keyed by the profile.
     let config = PathBuf::from(env_value(&s.env, "AWS_CONFIG_FILE"));
+    // A script path, not a shell line: the Go SDK does not run the command through a shell.
+    let script = config.with_file_name("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho '{{\"Version\":1,\"AccessKeyId\":\"{ACCESS_KEY}\",\"SecretAccessKey\":\"bench-secret-key\"}}'\n"
+        ),
+    )
+    .expect("write credential_process script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod credential_process script");
     std::fs::write(
         &config,
         format!(
-            "[profile bench]\ncredential_process = echo '{{\"Version\":1,\"AccessKeyId\":\"{ACCESS_KEY}\",\"SecretAccessKey\":\"bench-secret-key\"}}'\n"
+            "[profile bench]\ncredential_process = {}\n",
+            script.display()
         ),
     )
     .expect("write AWS config");
