@@ -23,6 +23,8 @@ const PASSWORD: &str = "bench-password";
 
 struct Sample {
     wall: Duration,
+    /// User plus system CPU time of the child: steadier than wall time on a busy machine.
+    cpu: Duration,
     max_rss_kib: i64,
 }
 
@@ -48,8 +50,10 @@ fn measure(cmd: &mut Command, stdin: &[u8]) -> Sample {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{cmd:?} failed"
     );
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Sample {
         wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss,
     }
 }
@@ -267,11 +271,13 @@ fn main() {
         runs.push(("Go helper hit, cred_process", go, vec!["get"], &process_env));
     }
     let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
+    let mut cpus: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
     let mut rss: Vec<i64> = vec![0; runs.len()];
     for _ in 0..iterations {
         for (i, (_, bin, args, env)) in runs.iter().enumerate() {
             let sample = measure(&mut command(bin, args, env), input);
             walls[i].push(sample.wall);
+            cpus[i].push(sample.cpu);
             rss[i] = rss[i].max(sample.max_rss_kib);
         }
     }
@@ -279,17 +285,20 @@ fn main() {
     let medians: Vec<Duration> = walls.iter().map(|w| median(w.clone())).collect();
     let floor = medians[0];
     println!("# ecr-login benchmark ({iterations} interleaved runs each)");
+    let cpu_medians: Vec<Duration> = cpus.iter().map(|c| median(c.clone())).collect();
     println!(
-        "{:<30} {:>12} {:>12} {:>9} {:>14}",
-        "command", "median", "p90", "x floor", "peak RSS"
+        "{:<30} {:>12} {:>12} {:>9} {:>12} {:>9} {:>14}",
+        "command", "wall median", "wall p90", "x floor", "CPU median", "x floor", "peak RSS"
     );
     for (i, (name, _, _, _)) in runs.iter().enumerate() {
         println!(
-            "{:<30} {:>12} {:>12} {:>9.2} {:>10} KiB",
+            "{:<30} {:>12} {:>12} {:>9.2} {:>12} {:>9.2} {:>10} KiB",
             name,
             ms(medians[i]),
             ms(percentile(walls[i].clone(), 0.9)),
             medians[i].as_secs_f64() / floor.as_secs_f64(),
+            ms(cpu_medians[i]),
+            cpu_medians[i].as_secs_f64() / cpu_medians[0].as_secs_f64().max(1e-9),
             rss[i]
         );
     }
@@ -317,11 +326,13 @@ fn main() {
         cold_rss = cold_rss.max(sample.max_rss_kib);
     }
     println!(
-        "{:<30} {:>12} {:>12} {:>9.2} {:>10} KiB",
+        "{:<30} {:>12} {:>12} {:>9.2} {:>12} {:>9} {:>10} KiB",
         "ecr-login get (cold)",
         ms(median(cold.clone())),
         ms(percentile(cold.clone(), 0.9)),
         median(cold).as_secs_f64() / floor.as_secs_f64(),
+        "",
+        "",
         cold_rss
     );
     // Where a cold call's time goes, from the debug log.
