@@ -7,6 +7,13 @@ pub const NAME: &str = "docker-credential-ecr-login";
 /// The kubelet plugin's name: invoked under it, the binary speaks the provider protocol.
 pub const KUBELET_NAME: &str = "ecr-credential-provider";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `--version` names the commit too (recorded by build.rs), so a bug report says what was built.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ECR_LOGIN_COMMIT"),
+    ")"
+);
 
 const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version>";
 
@@ -38,7 +45,7 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
             "store" => docker::store_or_erase(true, stdin, stdout),
             "erase" => docker::store_or_erase(false, stdin, stdout),
             "version" | "--version" | "-V" => {
-                let _ = writeln!(stdout, "{NAME} (ecr-login) {VERSION}");
+                let _ = writeln!(stdout, "{NAME} (ecr-login) {LONG_VERSION}");
                 0
             }
             _ => usage(),
