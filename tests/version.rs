@@ -1,5 +1,6 @@
 //! `--version` names the release and the commit the binary was built from (build.rs).
 
+#[allow(unused_imports)]
 mod support;
 
 use std::path::Path;
