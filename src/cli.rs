@@ -16,6 +16,13 @@ pub const NAME: &str = "docker-credential-ecr-login";
 /// The kubelet plugin's name: invoked under it, the binary speaks the provider protocol.
 pub const KUBELET_NAME: &str = "ecr-credential-provider";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `--version` names the commit too (recorded by build.rs), so a bug report says what was built.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ECR_LOGIN_COMMIT"),
+    ")"
+);
 
 const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or configure, doctor, kubelet; --help for more)";
 
@@ -37,7 +44,7 @@ pub fn command() -> Command {
     Command::new(NAME)
         .about(ABOUT)
         .long_about(LONG_ABOUT)
-        .version(VERSION)
+        .version(LONG_VERSION)
         .override_usage("docker-credential-ecr-login <COMMAND>")
         .disable_version_flag(true)
         .disable_help_subcommand(true)
@@ -168,7 +175,7 @@ fn dispatch(matches: &ArgMatches) -> i32 {
 }
 
 fn version(out: &mut dyn Write) -> i32 {
-    let _ = writeln!(out, "{NAME} (ecr-login) {VERSION}");
+    let _ = writeln!(out, "{NAME} (ecr-login) {LONG_VERSION}");
     0
 }
 

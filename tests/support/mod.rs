@@ -15,9 +15,13 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)] // not every test binary uses both
 pub use fake_aws::{FakeAws, Reply};
 
-/// The binary under test.
+/// The binary under test: the one cargo built, or `ECR_LOGIN_TEST_BIN` (CI points it at the
+/// binary installed from the .deb, to run the same tests against what ships).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login"))
+    match std::env::var_os("ECR_LOGIN_TEST_BIN") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login")),
+    }
 }
 
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
