@@ -64,7 +64,7 @@ pub fn timeout_from_env() -> Duration {
 
 /// The cache key for `host` under `request`'s identity.
 pub fn cache_key(host: &EcrHost, request: &Request) -> String {
-    format!("{}/{}", identity_prefix(request), host.token_scope().key())
+    format!("{}{}", identity_prefix(request), host.token_scope().key())
 }
 
 /// The identity part of cache keys, with its trailing separator.
