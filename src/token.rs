@@ -105,9 +105,21 @@ pub fn token_for(host: &EcrHost, request: &Request) -> Result<Token, Error> {
     );
 
     // Hold the refresh lock, then look again: whoever held it before us may have just fetched.
-    let _guard = match cache.as_ref().map(|c| c.lock_refresh(&key, deadline)) {
+    // A token that is due for refresh but still valid is served at once when another process
+    // holds the lock: one refresher is enough, and nobody waits on it.
+    let can_serve_cached = cached.as_ref().is_some_and(|e| e.is_usable(cache::now()));
+    let lock_deadline = if can_serve_cached {
+        Instant::now()
+    } else {
+        deadline
+    };
+    let _guard = match cache.as_ref().map(|c| c.lock_refresh(&key, lock_deadline)) {
         Some(Ok(guard)) => Some(guard),
         Some(Err(CacheError::LockTimeout(_))) => {
+            if let Some(entry) = cached.filter(|e| e.is_usable(cache::now())) {
+                debug!("another process is refreshing {key}; serving the cached token meanwhile");
+                return Ok(Token::from_entry(entry, Origin::Cache));
+            }
             return Err(Error::TimedOut(
                 Some(timeout_from_env()),
                 "waiting for another ecr-login process to refresh the token",
@@ -134,12 +146,17 @@ pub fn token_for(host: &EcrHost, request: &Request) -> Result<Token, Error> {
 
     match fetch::fetch_blocking(&host.token_scope(), &request.selection, deadline) {
         Ok(fetched) => {
+            // The hosts this scope served so far stay listed (for `list`) across a refresh.
+            let mut hosts = cached.map(|e| e.hosts).unwrap_or_default();
+            if !hosts.contains(&host.host) {
+                hosts.push(host.host.clone());
+            }
             let entry = Entry {
                 username: fetched.username,
                 password: fetched.password,
                 issued_at: cache::now(),
                 expires_at: fetched.expires_at,
-                hosts: vec![host.host.clone()],
+                hosts,
             };
             if let Some(c) = &cache
                 && let Err(e) = c.store(&key, entry.clone(), deadline)

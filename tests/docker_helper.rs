@@ -503,3 +503,50 @@ fn a_killed_refresher_does_not_block_the_next_call() {
     env.get_ok(PRIVATE);
     assert_eq!(env.aws.count("ecr"), 2);
 }
+
+#[test]
+fn a_token_due_for_refresh_is_served_while_another_process_refreshes() {
+    let env = TestEnv::new();
+    let old = env.get_ok(PRIVATE);
+    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    // One process refreshes and holds the refresh lock while the endpoint is slow.
+    env.aws.set_delay(Duration::from_secs(30));
+    let mut refresher = env
+        .command(&["get"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = refresher.stdin.take().unwrap();
+        stdin.write_all(PRIVATE.as_bytes()).unwrap();
+    }
+    env.aws.wait_for_calls(2, Duration::from_secs(30));
+    // Another get does not wait for it: the old token is still valid for hours.
+    let meanwhile = env.get_ok(PRIVATE);
+    assert_eq!(meanwhile["Secret"], old["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2, "the second get must not call AWS");
+    refresher.kill().unwrap();
+    refresher.wait().unwrap();
+}
+
+#[test]
+fn list_keeps_registries_across_a_refresh() {
+    let env = TestEnv::new();
+    env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com");
+    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    assert_eq!(env.aws.count("ecr"), 2, "the aged entry was refreshed");
+    let out = env.run(&["list"], b"unused");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "https://111111111111.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            "https://222222222222.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+        })
+    );
+}
