@@ -484,18 +484,7 @@ fn concurrent_cold_gets_make_one_call() {
 fn a_killed_refresher_does_not_block_the_next_call() {
     let env = TestEnv::new();
     env.aws.set_delay(Duration::from_secs(30));
-    let mut child = env
-        .command(&["get"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(PRIVATE.as_bytes()).unwrap();
-    }
+    let mut child = env.spawn_get(PRIVATE);
     env.aws.wait_for_calls(1, Duration::from_secs(30));
     child.kill().unwrap(); // SIGKILL, while it holds the refresh lock
     child.wait().unwrap();
@@ -511,18 +500,7 @@ fn a_token_due_for_refresh_is_served_while_another_process_refreshes() {
     age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     // One process refreshes and holds the refresh lock while the endpoint is slow.
     env.aws.set_delay(Duration::from_secs(30));
-    let mut refresher = env
-        .command(&["get"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = refresher.stdin.take().unwrap();
-        stdin.write_all(PRIVATE.as_bytes()).unwrap();
-    }
+    let mut refresher = env.spawn_get(PRIVATE);
     env.aws.wait_for_calls(2, Duration::from_secs(30));
     // Another get does not wait for it: the old token is still valid for hours.
     let meanwhile = env.get_ok(PRIVATE);

@@ -193,19 +193,7 @@ fn a_clock_stepped_back_never_revives_an_expired_token() {
 fn waiters_behind_a_killed_refresher_carry_on() {
     let env = TestEnv::new();
     env.aws.set_delay(Duration::from_secs(30));
-    let mut holder = env
-        .command(&["get"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    holder
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PRIVATE.as_bytes())
-        .unwrap();
+    let mut holder = env.spawn_get(PRIVATE);
     env.aws.wait_for_calls(1, Duration::from_secs(30));
     let waiters: Vec<_> = (0..6)
         .map(|_| {

@@ -116,6 +116,20 @@ impl TestEnv {
         run_bounded(self.command(args), stdin, Duration::from_secs(60))
     }
 
+    /// A `get` left running in the background (output discarded): a refresher to kill or race.
+    pub fn spawn_get(&self, server_url: &str) -> std::process::Child {
+        let mut child = self
+            .command(&["get"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn get");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(server_url.as_bytes()).expect("write stdin");
+        child
+    }
+
     pub fn get(&self, server_url: &str) -> Output {
         self.run(&["get"], server_url.as_bytes())
     }
