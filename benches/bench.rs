@@ -8,7 +8,7 @@
 //! `none` leaves it out). The Go helper must run without network (it would call AWS on a miss):
 //! `scripts/bench` runs everything in a private network namespace.
 
-#[path = "../tests/support/fake_aws.rs"]
+#[path = "../tests/it/support/fake_aws.rs"]
 mod fake_aws;
 
 use base64::Engine;

@@ -1,7 +1,7 @@
 //! The registry config file through the binary: per-registry profiles and roles, wildcards,
 //! aliases for custom domains, and what a broken file does.
 
-mod support;
+use crate::support;
 
 use support::*;
 

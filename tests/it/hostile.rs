@@ -2,7 +2,7 @@
 //! and nothing on stdout but the protocol's answer. Run with `--nocapture` to see how long each
 //! case took (reported in the README; not asserted).
 
-mod support;
+use crate::support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

@@ -1,7 +1,7 @@
 //! `--version` names the release and the commit the binary was built from (build.rs).
 
 #[allow(unused_imports)]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

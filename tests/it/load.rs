@@ -3,7 +3,7 @@
 //! The figures printed (with `--nocapture`) are reported in the README; nothing here asserts a
 //! duration.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Output;

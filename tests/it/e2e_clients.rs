@@ -6,7 +6,7 @@
 //! private mount namespace (`unshare -m` with a bind-mounted hosts file). One test function runs
 //! every scenario in turn, under a file lock, because only one registry can own port 443.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The cache cannot be turned against its user (modes, ownership, planted files and symlinks),
 //! and no secret reaches stderr, a log file, a panic or `Debug` output.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

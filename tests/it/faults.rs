@@ -1,8 +1,8 @@
 //! Networks that fail, endpoints that stall, clocks that jump, helpers that die and cache files
-//! that rot. `tests/docker_helper.rs` has the basic cases (two throttles, two 500s, access denied,
+//! that rot. `docker_helper` has the basic cases (two throttles, two 500s, access denied,
 //! a hung endpoint with a 2 s budget, a killed refresher, corrupt files); these go further.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::net::TcpListener;

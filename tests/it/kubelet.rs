@@ -2,7 +2,7 @@
 //! apiVersion, its strictness, the cache duration, invocation as `ecr-credential-provider`,
 //! the disk cache, per-pod roles through STS, the region fallback, and every failure.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! `configure`: editing Docker's, podman's and Helm's JSON configs safely.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

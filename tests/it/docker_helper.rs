@@ -1,7 +1,7 @@
 //! The docker-credential-helper protocol against the fake AWS endpoint: answers, hosts, API call
 //! counts, cache behaviour and failures.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::*;

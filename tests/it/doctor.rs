@@ -1,6 +1,6 @@
 //! `doctor`: each check against the fake AWS endpoint, the exit code, and the JSON report.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::*;

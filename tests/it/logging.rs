@@ -1,6 +1,6 @@
 //! `AWS_ECR_LOG_LEVEL` and `AWS_ECR_LOG_FILE`, `--help`, and the man page.
 
-mod support;
+use crate::support;
 
 use support::*;
 
