@@ -15,22 +15,33 @@
 //! is ignored, and one that does not parse is ignored and later rewritten.
 
 use crate::log::{debug, warning};
+use crate::policy::{Failure, Lifetime};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const FILE_NAME: &str = "ecr-login-cache.json";
 const WRITE_LOCK_NAME: &str = "ecr-login-cache.lock";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2 keys identities by what the SDK resolves and remembers failures; a version 1 file
+/// is ignored and rewritten, never misread.
+const FORMAT_VERSION: u32 = 2;
 /// A cache file larger than this is not ours (a full one holds a few hundred entries of ~2 KiB).
 const MAX_FILE_SIZE: u64 = 4 << 20;
 const MAX_ENTRIES: usize = 256;
 const MAX_HOSTS_PER_ENTRY: usize = 64;
+/// Failures older than the longest backoff hold nobody; they are dropped on write.
+const FAILURE_MEMORY: f64 = 3600.0;
+/// A refresher that is stopped (Ctrl-Z, SIGSTOP) keeps its lock: waiters give up on it after
+/// this long and fetch themselves.
+const STOPPED_HOLDER_PATIENCE: Duration = Duration::from_millis(500);
+/// A holder we cannot see (another PID namespace sharing the directory) gets this long.
+const UNSEEN_HOLDER_PATIENCE: Duration = Duration::from_secs(10);
 
 /// One cached token: the answer for every registry of one region and identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,32 +50,30 @@ pub struct Entry {
     pub password: Secret,
     /// Unix seconds when we received it (our clock).
     pub issued_at: f64,
-    /// Unix seconds when AWS says it expires.
+    /// Unix seconds when it expires by our clock (its lifetime by AWS's clock, from receipt).
     pub expires_at: f64,
     /// Registry hosts served from this entry, for `list`.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The registry of the caller's own account in this region, as AWS named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_endpoint: Option<String>,
 }
 
 impl Entry {
-    fn lifetime(&self) -> f64 {
-        (self.expires_at - self.issued_at).max(0.0)
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
     }
 
-    /// Tokens are refreshed once half their lifetime has passed, leaving the other half to ride
-    /// out an AWS outage. The expiry is checked on its own too: after the clock steps back, the
-    /// issue time can lie ahead while AWS's expiry has passed.
     pub fn is_fresh(&self, now: f64) -> bool {
-        now >= self.issued_at - 300.0
-            && now < self.issued_at + self.lifetime() / 2.0
-            && now < self.expires_at
+        self.lifetime().is_fresh(now)
     }
 
-    /// Still good enough to hand out when a refresh fails: never an expired token, nor one
-    /// about to expire under a client that is starting a push.
     pub fn is_usable(&self, now: f64) -> bool {
-        let margin = (self.lifetime() / 4.0).min(60.0);
-        now < self.expires_at - margin
+        self.lifetime().is_usable(now)
     }
 
     /// Seconds left before the token expires.
@@ -73,10 +82,19 @@ impl Entry {
     }
 }
 
+/// What the cache holds for one key.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    pub entry: Option<Entry>,
+    pub failure: Option<Failure>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
     version: u32,
     entries: BTreeMap<String, Entry>,
+    #[serde(default)]
+    failures: BTreeMap<String, Failure>,
 }
 
 pub fn now() -> f64 {
@@ -86,15 +104,18 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The token cache, or its null object: a disabled cache (`AWS_ECR_DISABLE_CACHE`, no `HOME`,
+/// an unusable directory) answers every lookup with nothing and accepts every write, so the
+/// data path never asks whether there is one.
 #[derive(Debug, Clone)]
 pub struct Cache {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
 }
 
 /// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct LockGuard {
-    _file: File,
+    _file: Option<File>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,51 +126,75 @@ pub enum CacheError {
     Lock(PathBuf, std::io::Error),
     #[error("timed out waiting for another ecr-login process to release {0}")]
     LockTimeout(PathBuf),
+    #[error("the ecr-login process {pid} holding {path} is {state}", path = .0.display(), pid = .1, state = .2)]
+    HolderStuck(PathBuf, u32, &'static str),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
 }
 
 impl Cache {
-    /// The cache as configured by the environment, or `None` when it is disabled or there is
-    /// nowhere to put it (no `HOME`, as under some service managers): then every call fetches.
-    pub fn from_env() -> Option<Cache> {
-        if std::env::var_os("AWS_ECR_DISABLE_CACHE").is_some_and(|v| !v.is_empty()) {
+    /// The cache the settings ask for: `AWS_ECR_CACHE_DIR` (a leading `~` is the home, as the
+    /// Go helper reads it), else `~/.ecr`; disabled by `AWS_ECR_DISABLE_CACHE` or without a
+    /// home (service managers, sandboxes: no cache rather than someone else's).
+    pub fn from_settings(settings: &Settings) -> Cache {
+        if settings.nonempty("AWS_ECR_DISABLE_CACHE").is_some() {
             debug!("cache disabled by AWS_ECR_DISABLE_CACHE");
-            return None;
+            return Cache::disabled();
         }
-        let dir = match std::env::var_os("AWS_ECR_CACHE_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            // HOME itself, not the passwd fallback of `std::env::home_dir`: a caller that
-            // cleared HOME (service managers, sandboxes) gets no cache rather than someone's.
-            None => match std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|h| h.is_absolute())
-            {
+        let dir = match settings.nonempty("AWS_ECR_CACHE_DIR") {
+            Some(dir) => settings.expand_home(dir),
+            None => match settings.home() {
                 Some(home) => home.join(".ecr"),
                 None => {
                     debug!("no HOME and no AWS_ECR_CACHE_DIR: working without a cache");
-                    return None;
+                    return Cache::disabled();
                 }
             },
         };
-        Some(Cache { dir })
+        // A relative directory (or a `~` with no home to expand it) would put live tokens
+        // wherever the client happens to run: build contexts, CI artifacts.
+        if !dir.is_absolute() {
+            warning!(
+                "AWS_ECR_CACHE_DIR={} is not an absolute path; working without a cache",
+                dir.display()
+            );
+            return Cache::disabled();
+        }
+        Cache::new(dir)
     }
 
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: dir.into() }
+        Cache {
+            dir: Some(dir.into()),
+        }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    pub fn disabled() -> Cache {
+        Cache { dir: None }
     }
 
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(FILE_NAME)
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
-    /// The entry for `key`, whatever its age; `None` when absent or the file is unusable.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(FILE_NAME))
+    }
+
+    /// The entry and remembered failure for `key`, whatever their age.
+    pub fn slot(&self, key: &str) -> Slot {
+        match self.read_file() {
+            Some(mut f) => Slot {
+                entry: f.entries.remove(key),
+                failure: f.failures.remove(key),
+            },
+            None => Slot::default(),
+        }
+    }
+
+    /// The entry for `key`, whatever its age.
     pub fn lookup(&self, key: &str) -> Option<Entry> {
-        self.read_file()?.entries.remove(key)
+        self.slot(key).entry
     }
 
     /// All entries whose key starts with `prefix` (one identity's entries).
@@ -165,7 +210,7 @@ impl Cache {
     }
 
     fn read_file(&self) -> Option<CacheFile> {
-        let path = self.path();
+        let path = self.path()?;
         let file = match open_nofollow(&path, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -203,31 +248,68 @@ impl Cache {
         })
     }
 
-    /// Takes the exclusive refresh lock for `key`, waiting until `deadline` at the latest.
+    /// Takes the exclusive refresh lock for `key`, waiting until `deadline` at the latest, or
+    /// less when the holder is stopped or cannot be seen: a refresher suspended with Ctrl-Z
+    /// must not hold every other pull until it times out.
     pub fn lock_refresh(&self, key: &str, deadline: Instant) -> Result<LockGuard, CacheError> {
+        let Some(dir) = &self.dir else {
+            return Ok(LockGuard { _file: None });
+        };
         self.ensure_dir()?;
         let name = format!("ecr-login-{}.lock", short_hash(key));
-        lock_file(&self.dir.join(name), deadline)
+        let path = dir.join(name);
+        let mut guard = lock_file(&path, deadline, true)?;
+        // Tell waiters who holds it, so that they can see a stopped holder.
+        if let Some(f) = guard._file.as_mut() {
+            let _ = f.set_len(0);
+            let _ = f.rewind();
+            let _ = write!(f, "{}", std::process::id());
+        }
+        Ok(guard)
     }
 
-    /// Puts `entry` under `key`, keeping every other live entry, and drops expired ones.
+    /// Puts `entry` under `key`, keeping every other live entry, forgets the key's failures,
+    /// and drops expired entries.
     pub fn store(&self, key: &str, entry: Entry, deadline: Instant) -> Result<(), CacheError> {
         self.update(deadline, |file| {
             file.entries.insert(key.to_string(), entry);
+            file.failures.remove(key);
         })
+    }
+
+    /// Remembers that refreshing `key` failed, for every process to see.
+    pub fn record_failure(&self, key: &str, reason: &str, deadline: Instant) {
+        let at = now();
+        let result = self.update(deadline, |file| {
+            let count = file.failures.get(key).map_or(0, |f| f.count);
+            file.failures.insert(
+                key.to_string(),
+                Failure {
+                    reason: reason.to_string(),
+                    at,
+                    count: count.saturating_add(1),
+                },
+            );
+        });
+        if let Err(e) = result {
+            debug!("could not record the failure in the cache: {e}");
+        }
     }
 
     /// Records that `host` was served from `key`'s entry, so that `list` can name it. Best
     /// effort and never waits: it runs on the hit path, once per new host.
     pub fn remember_host(&self, key: &str, host: &str) {
-        let path = self.dir.join(WRITE_LOCK_NAME);
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        let path = dir.join(WRITE_LOCK_NAME);
         let Ok(file) = open_nofollow(&path, OpenOptions::new().read(true).write(true)) else {
             return;
         };
         if file.try_lock().is_err() {
             return;
         }
-        let _guard = LockGuard { _file: file };
+        let _guard = LockGuard { _file: Some(file) };
         let mut cache = self.read_file().unwrap_or_default();
         let Some(entry) = cache.entries.get_mut(key) else {
             return;
@@ -246,13 +328,19 @@ impl Cache {
         deadline: Instant,
         change: impl FnOnce(&mut CacheFile),
     ) -> Result<(), CacheError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
         self.ensure_dir()?;
-        let _guard = lock_file(&self.dir.join(WRITE_LOCK_NAME), deadline)?;
+        let _guard = lock_file(&dir.join(WRITE_LOCK_NAME), deadline, false)?;
         self.remove_stale_temp_files();
         let mut cache = self.read_file().unwrap_or_default();
         change(&mut cache);
         let now = now();
         cache.entries.retain(|_, e| e.expires_at > now);
+        cache
+            .failures
+            .retain(|_, f| (now - f.at).abs() < FAILURE_MEMORY);
         while cache.entries.len() > MAX_ENTRIES {
             let oldest = cache
                 .entries
@@ -270,7 +358,7 @@ impl Cache {
     /// Temp files left by a writer killed between write and rename. Only called under the write
     /// lock, and only files older than a minute, so no live writer's file is taken.
     fn remove_stale_temp_files(&self) {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+        let Some(Ok(dir)) = self.dir.as_ref().map(std::fs::read_dir) else {
             return;
         };
         let prefix = format!(".{FILE_NAME}.");
@@ -294,19 +382,20 @@ impl Cache {
 
     /// Writes a complete temp file beside the cache and renames it over the old one.
     fn write_file(&self, cache: &CacheFile) -> Result<(), CacheError> {
-        let path = self.path();
+        let (Some(dir), Some(path)) = (&self.dir, self.path()) else {
+            return Ok(());
+        };
         let body = serde_json::to_vec(&CacheFile {
             version: FORMAT_VERSION,
             entries: cache.entries.clone(),
+            failures: cache.failures.clone(),
         })
         .map_err(|e| CacheError::Write(path.clone(), e.into()))?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let tmp = self
-            .dir
-            .join(format!(".{FILE_NAME}.{}.{nanos}.tmp", std::process::id()));
+        let tmp = dir.join(format!(".{FILE_NAME}.{}.{nanos}.tmp", std::process::id()));
         let result = (|| {
             let mut f = open_nofollow(&tmp, OpenOptions::new().write(true).create_new(true))?;
             f.write_all(&body)?;
@@ -321,13 +410,16 @@ impl Cache {
 
     /// Creates the directory 0700, or checks that an existing one is safe to write in.
     fn ensure_dir(&self) -> Result<(), CacheError> {
-        let err = |why: String| CacheError::Dir(self.dir.clone(), why);
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let err = |why: String| CacheError::Dir(dir.clone(), why);
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&self.dir)
+            .create(dir)
             .map_err(|e| err(e.to_string()))?;
-        let meta = std::fs::metadata(&self.dir).map_err(|e| err(e.to_string()))?;
+        let meta = std::fs::metadata(dir).map_err(|e| err(e.to_string()))?;
         check_owned_private(&meta, true).map_err(err)
     }
 }
@@ -385,13 +477,17 @@ fn check_owned_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String
     Ok(())
 }
 
-fn lock_file(path: &Path, deadline: Instant) -> Result<LockGuard, CacheError> {
-    let file = open_nofollow(path, OpenOptions::new().read(true).write(true).create(true))
+/// Waits for an exclusive lock on `path` until `deadline`. With `watch_holder`, the holder's
+/// pid (written into the file by [`Cache::lock_refresh`]) is checked while waiting: a holder
+/// that is stopped, or that cannot be seen at all, is given up on after a short while.
+fn lock_file(path: &Path, deadline: Instant, watch_holder: bool) -> Result<LockGuard, CacheError> {
+    let mut file = open_nofollow(path, OpenOptions::new().read(true).write(true).create(true))
         .map_err(|e| CacheError::Lock(path.to_path_buf(), e))?;
     let mut pause = Duration::from_millis(1);
+    let mut stuck_since: Option<(Instant, u32, Holder)> = None;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(LockGuard { _file: file }),
+            Ok(()) => return Ok(LockGuard { _file: Some(file) }),
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(CacheError::Lock(path.to_path_buf(), e));
@@ -401,9 +497,70 @@ fn lock_file(path: &Path, deadline: Instant) -> Result<LockGuard, CacheError> {
         if now >= deadline {
             return Err(CacheError::LockTimeout(path.to_path_buf()));
         }
+        if watch_holder && let Some((pid, holder)) = holder(&mut file) {
+            match (holder, stuck_since) {
+                (Holder::Running, _) => stuck_since = None,
+                (_, Some((since, p, h))) if p == pid && h == holder => {
+                    let patience = if holder == Holder::Unseen {
+                        UNSEEN_HOLDER_PATIENCE
+                    } else {
+                        STOPPED_HOLDER_PATIENCE
+                    };
+                    if now.duration_since(since) >= patience {
+                        return Err(CacheError::HolderStuck(
+                            path.to_path_buf(),
+                            pid,
+                            holder.describe(),
+                        ));
+                    }
+                }
+                _ => stuck_since = Some((now, pid, holder)),
+            }
+        }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Running,
+    Stopped,
+    Unseen,
+}
+
+impl Holder {
+    fn describe(self) -> &'static str {
+        match self {
+            Holder::Running => "running",
+            Holder::Stopped => "stopped",
+            Holder::Unseen => "not visible from here",
+        }
+    }
+}
+
+/// The pid written in a lock file and the state of that process.
+fn holder(file: &mut File) -> Option<(u32, Holder)> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    (&*file).take(32).read_to_string(&mut text).ok()?;
+    let pid: u32 = text.trim().parse().ok()?;
+    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat,
+        Err(_) => return Some((pid, Holder::Unseen)),
+    };
+    // The state follows the command name, which may itself contain ") ".
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    Some((
+        pid,
+        match state {
+            Some('T' | 't') => Holder::Stopped,
+            Some('Z' | 'X') | None => Holder::Unseen,
+            Some(_) => Holder::Running,
+        },
+    ))
 }
 
 /// A short file-name-safe hash of a cache key.
@@ -424,34 +581,12 @@ mod tests {
             issued_at: issued,
             expires_at: issued + lifetime,
             hosts: vec![],
+            proxy_endpoint: None,
         }
     }
 
     fn far() -> Instant {
         Instant::now() + Duration::from_secs(10)
-    }
-
-    #[test]
-    fn freshness() {
-        let e = entry(1000.0, 43_200.0);
-        assert!(e.is_fresh(1000.0));
-        assert!(e.is_fresh(22_000.0));
-        assert!(!e.is_fresh(23_000.0));
-        assert!(e.is_usable(23_000.0));
-        assert!(!e.is_usable(44_150.0));
-        assert!(!e.is_usable(44_200.0));
-        let short = entry(0.0, 4.0);
-        assert!(short.is_usable(2.9));
-        assert!(!short.is_usable(3.0));
-        assert!(
-            !entry(10_000.0, 100.0).is_fresh(1000.0),
-            "issued in the future"
-        );
-        let stepped_back = Entry {
-            expires_at: 990.0,
-            ..entry(1100.0, 0.0)
-        };
-        assert!(!stepped_back.is_fresh(1000.0), "expired, issued ahead");
     }
 
     #[test]
@@ -474,9 +609,9 @@ mod tests {
             now + 200.0
         );
         assert!(cache.lookup("other/ecr:us-west-2").is_none());
-        let meta = std::fs::metadata(cache.path()).unwrap();
+        let meta = std::fs::metadata(cache.path().unwrap()).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
-        let meta = std::fs::metadata(cache.dir()).unwrap();
+        let meta = std::fs::metadata(cache.dir().unwrap()).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o700);
     }
 
@@ -501,12 +636,12 @@ mod tests {
             b"\xff\xfe",
             b"[1,2]",
             b"{\"version\":1}",
-            b"{\"version\":2,\"entries\":{}}",
-            b"{\"version\":1,\"entries\":{\"k\":{\"password\":5}}}",
+            b"{\"version\":1,\"entries\":{}}",
+            b"{\"version\":2,\"entries\":{\"k\":{\"password\":5}}}",
         ] {
-            std::fs::write(cache.path(), junk).unwrap();
+            std::fs::write(cache.path().unwrap(), junk).unwrap();
             std::fs::set_permissions(
-                cache.path(),
+                cache.path().unwrap(),
                 std::os::unix::fs::PermissionsExt::from_mode(0o600),
             )
             .unwrap();
@@ -522,18 +657,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         cache.store("k", entry(now(), 100.0), far()).unwrap();
-        std::fs::set_permissions(cache.path(), PermissionsExt::from_mode(0o666)).unwrap();
+        std::fs::set_permissions(cache.path().unwrap(), PermissionsExt::from_mode(0o666)).unwrap();
         assert!(cache.lookup("k").is_none(), "world-writable file trusted");
-        std::fs::set_permissions(cache.path(), PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(cache.path().unwrap(), PermissionsExt::from_mode(0o600)).unwrap();
         assert!(cache.lookup("k").is_some());
 
         let elsewhere = dir.path().join("elsewhere.json");
-        std::fs::rename(cache.path(), &elsewhere).unwrap();
-        std::os::unix::fs::symlink(&elsewhere, cache.path()).unwrap();
+        std::fs::rename(cache.path().unwrap(), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, cache.path().unwrap()).unwrap();
         assert!(cache.lookup("k").is_none(), "symlink followed");
         cache.store("k", entry(now(), 100.0), far()).unwrap();
         assert!(
-            !std::fs::symlink_metadata(cache.path())
+            !std::fs::symlink_metadata(cache.path().unwrap())
                 .unwrap()
                 .is_symlink()
         );
@@ -575,5 +710,59 @@ mod tests {
         );
         drop(held);
         assert!(cache.lock_refresh("k", soon).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_remembered_and_cleared_by_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let far = Instant::now() + Duration::from_secs(10);
+        cache.record_failure("k", "throttled", far);
+        cache.record_failure("k", "throttled again", far);
+        let f = cache.slot("k").failure.unwrap();
+        assert_eq!((f.count, f.reason.as_str()), (2, "throttled again"));
+        assert!(cache.slot("other").failure.is_none());
+        let entry = Entry {
+            username: "AWS".into(),
+            password: Secret::new("pw"),
+            issued_at: now(),
+            expires_at: now() + 100.0,
+            hosts: vec![],
+            proxy_endpoint: None,
+        };
+        cache.store("k", entry, far).unwrap();
+        let slot = cache.slot("k");
+        assert!(slot.failure.is_none() && slot.entry.is_some());
+    }
+
+    #[test]
+    fn a_disabled_cache_holds_nothing_and_accepts_everything() {
+        let cache = Cache::disabled();
+        let far = Instant::now() + Duration::from_secs(1);
+        assert!(cache.lock_refresh("k", far).is_ok());
+        cache.record_failure("k", "x", far);
+        assert!(cache.slot("k").failure.is_none());
+        assert!(cache.path().is_none());
+    }
+
+    #[test]
+    fn a_stopped_holder_is_given_up_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let far = Instant::now() + Duration::from_secs(20);
+        let held = cache.lock_refresh("k", far).unwrap();
+        // Pretend a stopped process holds it: pid 1 is never stopped, so write a pid that
+        // does not exist; an unseen holder gets the longer patience, a short deadline wins.
+        let soon = Instant::now() + Duration::from_millis(50);
+        assert!(matches!(
+            cache.lock_refresh("k", soon),
+            Err(CacheError::LockTimeout(_))
+        ));
+        drop(held);
     }
 }

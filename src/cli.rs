@@ -8,6 +8,7 @@
 
 use crate::docker;
 use crate::log::debug;
+use crate::settings::Settings;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 use std::time::Instant;
@@ -105,21 +106,25 @@ pub fn run(args: &[String]) -> i32 {
 /// Runs the program invoked under `program` (argv[0]'s file name): the kubelet runs the plugin
 /// as `<bin dir>/ecr-credential-provider`, a link to this binary.
 pub fn run_as(program: &str, args: &[String]) -> i32 {
+    // The environment is read here, once; everything below works from this value.
+    let settings = Settings::from_process();
+    crate::log::init(&settings);
     if program == KUBELET_NAME {
-        return crate::kubelet::run(args);
+        return crate::kubelet::run(settings, args);
     }
     if let Some(("kubelet", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
-        return crate::kubelet::run(rest);
+        return crate::kubelet::run(settings, rest);
     }
     let started = Instant::now();
     // The protocol's actions run on every pull: they skip building the clap definitions, which
     // would parse them the same way (one word, nothing after it).
     let code = match args {
-        [action] if is_docker_action(action) => docker_action(action),
+        [action] if is_docker_action(action) => docker_action(settings, action),
+        [flag] if flag == "-v" => version(&mut std::io::stdout().lock()),
         _ => match command()
             .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
         {
-            Ok(m) => dispatch(&m),
+            Ok(m) => dispatch(settings, &m),
             Err(e) => return clap_error(e, args),
         },
     };
@@ -136,24 +141,27 @@ fn is_docker_action(arg: &str) -> bool {
 }
 
 /// One of the Docker protocol's actions (`is_docker_action`).
-fn docker_action(action: &str) -> i32 {
+fn docker_action(settings: Settings, action: &str) -> i32 {
     let stdout = &mut std::io::stdout().lock();
+    // Standard input is bounded by the same deadline as the whole call: a client that never
+    // closes the pipe gets an answer instead of a hung helper.
+    let stdin = &mut crate::input::Stdin::until(settings.deadline);
     let code = match action {
-        "get" => docker::get(&mut stdin(), stdout),
-        "list" => docker::list(stdout),
-        "store" => docker::store_or_erase(true, &mut stdin(), stdout),
-        "erase" => docker::store_or_erase(false, &mut stdin(), stdout),
+        "get" => docker::get(settings, stdin, stdout),
+        "list" => docker::list(settings, stdout),
+        "store" => docker::store_or_erase(&settings, true, stdin, stdout),
+        "erase" => docker::store_or_erase(&settings, false, stdin, stdout),
         _ => version(stdout),
     };
     let _ = stdout.flush();
     code
 }
 
-fn dispatch(matches: &ArgMatches) -> i32 {
+fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
     match matches.subcommand() {
-        Some((action, _)) if is_docker_action(action) => docker_action(action),
-        Some(("configure", m)) => crate::configure::run(m),
-        Some(("doctor", m)) => crate::doctor::run(m),
+        Some((action, _)) if is_docker_action(action) => docker_action(settings, action),
+        Some(("configure", m)) => crate::configure::run(&settings, m),
+        Some(("doctor", m)) => crate::doctor::run(settings, m),
         Some(("man", _)) => {
             let stdout = &mut std::io::stdout().lock();
             let code = match crate::man::render(stdout) {
@@ -204,12 +212,6 @@ fn clap_error(e: clap::Error, args: &[String]) -> i32 {
 fn usage() -> i32 {
     let _ = writeln!(std::io::stderr(), "{USAGE}");
     1
-}
-
-/// Standard input bounded by the same limit as the whole call: a client that never closes the
-/// pipe gets an answer instead of a hung helper.
-fn stdin() -> crate::input::Stdin {
-    crate::input::Stdin::until(std::time::Instant::now() + crate::token::timeout_from_env())
 }
 
 #[cfg(test)]

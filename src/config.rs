@@ -7,11 +7,10 @@
 //! could go stale. A broken file is never half-used: every `get` fails with the file, line and
 //! problem until it is fixed, because guessing would hand out the wrong identity's token.
 
-use crate::error::Error;
-use crate::identity;
+use crate::files::{self, FileError, Trust};
 use crate::log::debug;
-use crate::registry::{self, EcrHost, HostError};
-use crate::token::Request;
+use crate::registry::{self, EcrHost};
+use crate::settings::Settings;
 use serde::Deserialize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -20,20 +19,11 @@ use std::time::Instant;
 /// A registry config is a few dozen lines; anything far larger is a mistake, not a config.
 const MAX_FILE_SIZE: u64 = 1 << 20;
 
-/// Names under which a mapping enters the cache's identity fingerprint.
-const ID_PROFILE: &str = "registry-config.profile";
-const ID_ROLE: &str = "registry-config.role_arn";
-const ID_REGION: &str = "registry-config.region";
-const ID_PROFILE_DEFINITION: &str = "registry-config.profile-definition";
-
 /// Why the registry config cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the registry config {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("the registry config: {0}")]
+    Read(#[from] FileError),
     #[error("the registry config {}:{line}:{column}: {message}", path.display())]
     Invalid {
         path: PathBuf,
@@ -73,19 +63,6 @@ pub struct Alias {
     pub line: usize,
 }
 
-/// A server URL resolved through the config: the registry, the credentials, and why.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    /// The registry; for an alias, `host.host` is the alias (what the client asked about) and
-    /// `host.registry` the ECR registry behind it.
-    pub host: EcrHost,
-    pub request: Request,
-    /// The ECR registry's own host name (differs from `host.host` for an alias).
-    pub registry_host: String,
-    pub alias: Option<Alias>,
-    pub mapping: Option<Mapping>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
@@ -113,54 +90,37 @@ struct RawAlias {
 
 /// Where the registry config is looked for: `$AWS_ECR_CONFIG`, else `~/.ecr/config.toml`;
 /// `None` without either (no `HOME`, as under some service managers).
-pub fn path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("AWS_ECR_CONFIG").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn path(settings: &Settings) -> Option<PathBuf> {
+    if let Some(p) = settings.nonempty("AWS_ECR_CONFIG") {
+        return Some(settings.expand_home(p));
     }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .filter(|h| h.is_absolute())
-        .map(|h| h.join(".ecr").join("config.toml"))
+    settings.home().map(|h| h.join(".ecr").join("config.toml"))
 }
 
 /// The registry config, or `None` when there is no file.
-pub fn load() -> Result<Option<RegistryConfig>, ConfigError> {
-    let Some(path) = path() else {
+pub fn load(settings: &Settings) -> Result<Option<RegistryConfig>, ConfigError> {
+    let Some(path) = path(settings) else {
         return Ok(None);
     };
-    load_from(&path)
+    let named = settings.nonempty("AWS_ECR_CONFIG").is_some();
+    load_from(&path, named)
 }
 
 /// Reads and checks one file. A missing file is `None`; this open is the whole cost then.
-pub fn load_from(path: &Path) -> Result<Option<RegistryConfig>, ConfigError> {
-    use std::io::Read;
+///
+/// The file decides which host gets which token (an alias sends a registry's token to another
+/// domain), so it is trusted as the cache is: ours or root's, writable by nobody else.
+pub fn load_from(path: &Path, named: bool) -> Result<Option<RegistryConfig>, ConfigError> {
     let started = Instant::now();
-    let read_err = |source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if std::env::var_os("AWS_ECR_CONFIG").is_some_and(|p| !p.is_empty()) {
-                crate::log::warning!(
-                    "AWS_ECR_CONFIG names {}, which does not exist; no registry config is used",
-                    path.display()
-                );
-            }
-            return Ok(None);
+    let Some(bytes) = files::read(path, MAX_FILE_SIZE, Trust::Owner)? else {
+        if named {
+            crate::log::warning!(
+                "AWS_ECR_CONFIG names {}, which does not exist; no registry config is used",
+                path.display()
+            );
         }
-        Err(e) => return Err(read_err(e)),
+        return Ok(None);
     };
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(read_err(std::io::Error::other(format!(
-            "it is larger than {MAX_FILE_SIZE} bytes"
-        ))));
-    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -252,7 +212,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
         let role_arn = nonempty(&entry.role_arn, "role_arn")?;
         let region = nonempty(&entry.region, "region")?;
         if let (Some(role), Some(span)) = (&role_arn, entry.role_arn.as_ref().map(|r| r.span()))
-            && !is_role_arn(role)
+            && !crate::credentials::is_role_arn(role)
         {
             return Err(err(
                 span,
@@ -299,108 +259,6 @@ impl RegistryConfig {
     pub fn alias_for(&self, host: &str) -> Option<&Alias> {
         self.aliases.iter().find(|a| a.host == host)
     }
-}
-
-/// The ECR registry a server URL stands for, and the credentials to use for it.
-pub fn resolve(server_url: &str) -> Result<(EcrHost, Request), Error> {
-    let resolved = resolve_detailed(server_url, &load)?;
-    Ok((resolved.host, resolved.request))
-}
-
-/// [`resolve`] with the reasons, for `doctor`. `load` is called only when the URL is well
-/// formed, so malformed input costs no file access.
-pub fn resolve_detailed(
-    server_url: &str,
-    load: &dyn Fn() -> Result<Option<RegistryConfig>, ConfigError>,
-) -> Result<Resolved, Error> {
-    let (host, alias, config) = match registry::parse_server_url(server_url) {
-        Ok(host) => (host, None, load()?),
-        // The URL passed every check of the parser and only its host is not ECR: an alias may
-        // name it. (`NotEcr` carries the bare lower-case host for a domain name, and an IP
-        // literal never matches an alias, which must be a domain name.)
-        Err(HostError::NotEcr(name)) => {
-            // An alias names a domain's HTTPS registry: another port may be another service.
-            if !matches!(explicit_port(server_url), None | Some("443")) {
-                return Err(Error::Host(HostError::NotEcr(name)));
-            }
-            let config = load()?;
-            let Some(alias) = config.as_ref().and_then(|c| c.alias_for(&name)).cloned() else {
-                return Err(Error::Host(HostError::NotEcr(name)));
-            };
-            let mut host = alias.registry.clone();
-            host.host = name;
-            host.port = None;
-            (host, Some(alias), config)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let registry_host = match &alias {
-        Some(a) => a.registry.host.clone(),
-        None => host.host.clone(),
-    };
-    if let Some(a) = &alias {
-        debug!(
-            "{} is an alias (line {}) for {registry_host}",
-            host.host, a.line
-        );
-    }
-    let mapping = config
-        .as_ref()
-        .and_then(|c| c.mapping_for(&host.host, &registry_host))
-        .cloned();
-    let mut request = Request::default();
-    if let Some(m) = &mapping {
-        request.selection.profile = m.profile.clone();
-        request.selection.role_arn = m.role_arn.clone();
-        request.selection.region = m.region.clone();
-        for (name, value) in [
-            (ID_PROFILE, &m.profile),
-            (ID_ROLE, &m.role_arn),
-            (ID_REGION, &m.region),
-        ] {
-            if let Some(v) = value {
-                request.identity.push((name.to_string(), v.clone()));
-            }
-        }
-        if let Some(p) = &m.profile {
-            request.identity.push((
-                ID_PROFILE_DEFINITION.to_string(),
-                identity::profile_digest(p),
-            ));
-        }
-    }
-    if crate::log::enabled(crate::log::Level::Debug) {
-        match &mapping {
-            Some(m) => debug!(
-                "identity for {}: [[registry]] at line {} ({}), credentials from {}",
-                host.host,
-                m.line,
-                describe_mapping(m),
-                crate::source::summary(m.profile.as_deref())
-            ),
-            None => debug!(
-                "identity for {}: the default credential chain, credentials from {}",
-                host.host,
-                crate::source::summary(None)
-            ),
-        }
-    }
-    Ok(Resolved {
-        host,
-        request,
-        registry_host,
-        alias,
-        mapping,
-    })
-}
-
-/// The `:port` of a server URL that [`registry::parse_server_url`] has already accepted, so
-/// that a plain textual split reads it the way the URL parser did.
-fn explicit_port(server_url: &str) -> Option<&str> {
-    let s = server_url.trim();
-    let rest = s.split_once("://").map_or(s, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.split_once(':').map(|(_, port)| port)
 }
 
 /// `profile p, role r, region x` for messages.
@@ -465,17 +323,6 @@ fn check_host_name(host: &str, wildcards: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
-fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(),
-        ["arn", partition, "iam", "", account, resource]
-            if partition.starts_with("aws")
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty()))
-}
-
 fn invalid(path: &Path, text: &str, span: Range<usize>, message: String) -> ConfigError {
     let start = span.start.min(text.len());
     let line = line_of(text, start);
@@ -502,35 +349,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn parse_ok(text: &str) -> RegistryConfig {
-        parse(Path::new("/t/config.toml"), text).unwrap()
-    }
-
     fn parse_err(text: &str) -> (usize, String) {
         match parse(Path::new("/t/config.toml"), text) {
             Err(ConfigError::Invalid { line, message, .. }) => (line, message),
             other => panic!("{text}: {other:?}"),
         }
-    }
-
-    const GOOD: &str = r#"
-# per-registry identities
-[[registry]]
-host = "111111111111.dkr.ecr.us-west-2.amazonaws.com"
-profile = "dev"
-
-[[registry]]
-host = "333333333333.dkr.ecr.*.amazonaws.com"
-role_arn = "arn:aws:iam::333333333333:role/pull"
-region = "eu-west-1"
-
-[[alias]]
-host = "Registry.Example.com"
-registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
-"#;
-
-    fn with(config: RegistryConfig) -> impl Fn() -> Result<Option<RegistryConfig>, ConfigError> {
-        move || Ok(Some(config.clone()))
     }
 
     #[test]
@@ -552,74 +375,6 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
         ));
         assert!(host_matches("a.b", "a.b"));
         assert!(!host_matches("a.b", "a.b.c"));
-    }
-
-    #[test]
-    fn mappings_fill_the_request_and_the_identity() {
-        let config = parse_ok(GOOD);
-        let load = with(config);
-        let r = resolve_detailed("111111111111.dkr.ecr.us-west-2.amazonaws.com", &load).unwrap();
-        assert_eq!(r.request.selection.profile.as_deref(), Some("dev"));
-        assert_eq!(r.mapping.unwrap().line, 3);
-        assert_eq!(
-            r.request.identity[0],
-            ("registry-config.profile".to_string(), "dev".to_string())
-        );
-        assert_eq!(
-            r.request.identity[1].0,
-            "registry-config.profile-definition"
-        );
-
-        let r = resolve_detailed(
-            "https://333333333333.dkr.ecr.ap-south-1.amazonaws.com/v2/",
-            &load,
-        )
-        .unwrap();
-        assert_eq!(
-            r.request.selection.role_arn.as_deref(),
-            Some("arn:aws:iam::333333333333:role/pull")
-        );
-        assert_eq!(r.request.selection.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(r.host.token_scope().region, "ap-south-1");
-
-        let r = resolve_detailed("222222222222.dkr.ecr.us-west-2.amazonaws.com", &load).unwrap();
-        assert!(r.mapping.is_none());
-        assert!(r.request.identity.is_empty());
-    }
-
-    #[test]
-    fn aliases_answer_as_their_registry() {
-        let load = with(parse_ok(GOOD));
-        for url in [
-            "registry.example.com",
-            "https://REGISTRY.example.com:443/v2/",
-            "registry.example.com:443",
-        ] {
-            let r = resolve_detailed(url, &load).unwrap();
-            assert_eq!(r.host.host, "registry.example.com", "{url}");
-            assert_eq!(
-                r.registry_host,
-                "123456789012.dkr.ecr.us-west-2.amazonaws.com"
-            );
-            assert_eq!(r.host.token_scope().key(), "ecr:us-west-2");
-            assert_eq!(r.alias.unwrap().line, 12);
-        }
-        for url in [
-            "https://x@registry.example.com",
-            "registry.example.com:5000",
-            "registry.example.com.evil.example",
-            "evil.registry.example.com",
-        ] {
-            assert!(resolve_detailed(url, &load).is_err(), "{url} was resolved");
-        }
-    }
-
-    #[test]
-    fn malformed_urls_do_not_read_the_file() {
-        let load = || -> Result<Option<RegistryConfig>, ConfigError> {
-            panic!("the config was read for malformed input")
-        };
-        assert!(resolve_detailed("https://a@b", &load).is_err());
     }
 
     #[test]
@@ -694,26 +449,21 @@ registry = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
     }
 
     #[test]
-    fn role_arns() {
-        assert!(is_role_arn("arn:aws:iam::123456789012:role/x"));
-        assert!(is_role_arn("arn:aws-cn:iam::123456789012:role/path/x"));
-        assert!(!is_role_arn("arn:aws:iam::123456789012:role/"));
-        assert!(!is_role_arn("arn:aws:sts::123456789012:role/x"));
-        assert!(!is_role_arn("role/x"));
-    }
-
-    #[test]
     fn missing_file_is_no_config() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load_from(&dir.path().join("none.toml")).unwrap().is_none());
+        assert!(
+            load_from(&dir.path().join("none.toml"), false)
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
-            load_from(dir.path()),
-            Err(ConfigError::Read { .. })
+            load_from(dir.path(), false),
+            Err(ConfigError::Read(_))
         ));
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, b"[[registry]]\nhost = \"\xff\"\n").unwrap();
         assert!(matches!(
-            load_from(&bad),
+            load_from(&bad, false),
             Err(ConfigError::Invalid { line: 2, .. })
         ));
     }

@@ -10,6 +10,7 @@
 use crate::config;
 use crate::error::Error;
 use crate::registry::HostError;
+use crate::settings::Settings;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -177,9 +178,9 @@ impl std::fmt::Display for Change {
 }
 
 /// Runs `configure`; returns the exit code.
-pub fn run(matches: &ArgMatches) -> i32 {
+pub fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
     let stdout = &mut std::io::stdout().lock();
-    match run_inner(matches, stdout) {
+    match run_inner(settings, matches, stdout) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "ecr-login: configure: {e}");
@@ -188,7 +189,11 @@ pub fn run(matches: &ArgMatches) -> i32 {
     }
 }
 
-fn run_inner(matches: &ArgMatches, out: &mut dyn Write) -> Result<(), ConfigureError> {
+fn run_inner(
+    settings: &Settings,
+    matches: &ArgMatches,
+    out: &mut dyn Write,
+) -> Result<(), ConfigureError> {
     let mut inputs: Vec<String> = matches
         .get_many::<String>("registry")
         .map(|v| v.cloned().collect())
@@ -204,7 +209,7 @@ fn run_inner(matches: &ArgMatches, out: &mut dyn Write) -> Result<(), ConfigureE
     let remove = matches.get_flag("remove");
     let mut hosts = Vec::new();
     for input in &inputs {
-        let host = registry_key(input, remove)?;
+        let host = registry_key(settings, input, remove)?;
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -231,7 +236,7 @@ fn run_inner(matches: &ArgMatches, out: &mut dyn Write) -> Result<(), ConfigureE
     // Every file is checked before any is written: a refusal leaves all of them as they were.
     let mut plans = Vec::new();
     for client in clients {
-        let location = location(client)?;
+        let location = location(settings, client)?;
         plans.push(plan_file(&location, &options)?);
     }
     for (location, plan) in &plans {
@@ -240,7 +245,7 @@ fn run_inner(matches: &ArgMatches, out: &mut dyn Write) -> Result<(), ConfigureE
             write_atomically(&plan.write_path, &plan.bytes, plan.mode, plan.owner)?;
         }
     }
-    if !options.remove && find_on_path(&format!("docker-credential-{HELPER}")).is_none() {
+    if !options.remove && find_on_path(settings, &format!("docker-credential-{HELPER}")).is_none() {
         let _ = writeln!(
             out,
             "warning: docker-credential-{HELPER} is not on PATH; the clients run it by that name, so put it there (e.g. `cargo install` or a link in /usr/local/bin)"
@@ -275,14 +280,18 @@ fn report(out: &mut dyn Write, location: &Location, plan: &Plan, dry_run: bool) 
 }
 
 /// The `credHelpers` key for a user's `--registry` value: the host as clients send it.
-fn registry_key(input: &str, removing: bool) -> Result<String, ConfigureError> {
-    match config::resolve(input) {
+fn registry_key(
+    settings: &Settings,
+    input: &str,
+    removing: bool,
+) -> Result<String, ConfigureError> {
+    match crate::resolve::resolve(settings, input) {
         Ok((host, _)) => Ok(host.host),
         // Taking an entry out needs no registry config: any host a client could name will do.
         Err(Error::Host(HostError::NotEcr(host))) if removing => Ok(host),
         Err(Error::Host(HostError::NotEcr(host))) => Err(ConfigureError::Registry(format!(
             "{host} is not an Amazon ECR registry; for a custom domain, add an [[alias]] to the registry config ({})",
-            config::path()
+            config::path(settings)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "$AWS_ECR_CONFIG".into())
         ))),
@@ -290,18 +299,13 @@ fn registry_key(input: &str, removing: bool) -> Result<String, ConfigureError> {
     }
 }
 
-fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-fn home() -> Option<PathBuf> {
-    env_path("HOME").filter(|h| h.is_absolute())
+fn env_path(settings: &Settings, name: &str) -> Option<PathBuf> {
+    settings.nonempty(name).map(PathBuf::from)
 }
 
 /// Where `client` keeps the file we edit.
-pub fn location(client: Client) -> Result<Location, ConfigureError> {
+pub fn location(settings: &Settings, client: Client) -> Result<Location, ConfigureError> {
+    let home = || settings.home().map(Path::to_path_buf);
     let loc = |path: PathBuf, why: &str| Location {
         client,
         path,
@@ -309,7 +313,7 @@ pub fn location(client: Client) -> Result<Location, ConfigureError> {
     };
     match client {
         Client::Docker => {
-            if let Some(dir) = env_path("DOCKER_CONFIG") {
+            if let Some(dir) = env_path(settings, "DOCKER_CONFIG") {
                 return Ok(loc(dir.join("config.json"), "$DOCKER_CONFIG/config.json"));
             }
             home()
@@ -320,11 +324,11 @@ pub fn location(client: Client) -> Result<Location, ConfigureError> {
                 ))
         }
         Client::Podman => {
-            if let Some(file) = env_path("REGISTRY_AUTH_FILE") {
+            if let Some(file) = env_path(settings, "REGISTRY_AUTH_FILE") {
                 return Ok(loc(file, "REGISTRY_AUTH_FILE names this file"));
             }
             let why = "podman's default auth file, as REGISTRY_AUTH_FILE is not set; it lives in the runtime directory, which is emptied at logout and reboot: set REGISTRY_AUTH_FILE, or rely on podman also reading Docker's config.json";
-            if let Some(dir) = env_path("XDG_RUNTIME_DIR") {
+            if let Some(dir) = env_path(settings, "XDG_RUNTIME_DIR") {
                 return Ok(loc(dir.join("containers/auth.json"), why));
             }
             // SAFETY: getuid has no preconditions and cannot fail.
@@ -335,10 +339,10 @@ pub fn location(client: Client) -> Result<Location, ConfigureError> {
             ))
         }
         Client::Helm => {
-            if let Some(file) = env_path("HELM_REGISTRY_CONFIG") {
+            if let Some(file) = env_path(settings, "HELM_REGISTRY_CONFIG") {
                 return Ok(loc(file, "$HELM_REGISTRY_CONFIG"));
             }
-            if let Some(dir) = env_path("XDG_CONFIG_HOME") {
+            if let Some(dir) = env_path(settings, "XDG_CONFIG_HOME") {
                 return Ok(loc(
                     dir.join("helm/registry/config.json"),
                     "$XDG_CONFIG_HOME/helm/registry/config.json",
@@ -650,9 +654,9 @@ fn write_atomically(
 }
 
 /// The first executable called `name` on `PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+pub fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
+    let path = settings.nonempty("PATH")?;
+    std::env::split_paths(path)
         .filter(|d| !d.as_os_str().is_empty())
         .map(|d| d.join(name))
         .find(|p| {

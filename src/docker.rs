@@ -5,12 +5,14 @@
 //! why on stderr, which Docker shows to the user. Nothing but the protocol's answer goes to
 //! stdout.
 
-use crate::cache::{self, Cache};
-use crate::config;
+use crate::cache;
+use crate::credentials::CredentialSource;
 use crate::error::Error;
 use crate::log::error;
 use crate::registry::HostError;
-use crate::token::{self, Request};
+use crate::resolve;
+use crate::settings::Settings;
+use crate::token::{self, Context};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -48,18 +50,8 @@ pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
 /// is masked: it may be `user:password@`, and a password typed into a server URL must not reach
 /// the terminal or a log file.
 pub fn quote(input: &str) -> String {
-    let masked;
-    let input = match input.rfind('@') {
-        Some(at) => {
-            let start = match input.find("://") {
-                Some(i) if i + 3 <= at => i + 3,
-                _ => 0,
-            };
-            masked = format!("{}***{}", &input[..start], &input[at..]);
-            masked.as_str()
-        }
-        None => input,
-    };
+    let masked = crate::redact::url(input);
+    let input = masked.as_str();
     let mut s: String = input.chars().take(80).collect();
     if input.chars().count() > 80 {
         s.push_str("...");
@@ -68,7 +60,7 @@ pub fn quote(input: &str) -> String {
 }
 
 /// `get`: the server URL on stdin, the credentials as JSON on stdout.
-pub fn get(input: &mut dyn Read, out: &mut dyn Write) -> i32 {
+pub fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32 {
     let raw = match read_input(input) {
         Ok(raw) => raw,
         Err(why) => return not_found(out, Some(&why)),
@@ -77,7 +69,7 @@ pub fn get(input: &mut dyn Read, out: &mut dyn Write) -> i32 {
         return not_found(out, Some("the server URL is not valid UTF-8"));
     };
     let server_url = text.trim();
-    let (host, request) = match config::resolve(server_url) {
+    let (host, source) = match resolve::resolve(&settings, server_url) {
         Ok(resolved) => resolved,
         Err(Error::Host(HostError::NotEcr(_))) => return not_found(out, None),
         Err(Error::Host(HostError::Malformed(why))) => {
@@ -85,7 +77,11 @@ pub fn get(input: &mut dyn Read, out: &mut dyn Write) -> i32 {
         }
         Err(e) => return not_found(out, Some(&e.to_string())),
     };
-    match token::token_for(&host, &request) {
+    let cx = match Context::load(settings) {
+        Ok(cx) => cx,
+        Err(e) => return not_found(out, Some(&format!("{}: {e}", host.host))),
+    };
+    match token::token_for(&cx, &host, &source) {
         Ok(token) => {
             let answer = Credentials {
                 server_url,
@@ -102,18 +98,18 @@ pub fn get(input: &mut dyn Read, out: &mut dyn Write) -> i32 {
 }
 
 /// `list`: the registries whose tokens are cached and unexpired for the current identity.
-pub fn list(out: &mut dyn Write) -> i32 {
+pub fn list(settings: Settings, out: &mut dyn Write) -> i32 {
     let mut registries = BTreeMap::new();
-    if let Some(cache) = Cache::from_env() {
-        let prefix = token::identity_prefix(&Request::default());
+    if let Ok(cx) = Context::load(settings) {
+        let prefix = format!("{}/", cx.identity_key(&CredentialSource::default_chain()));
         let now = cache::now();
-        for (_, entry) in cache.entries_with_prefix(&prefix) {
+        for (_, entry) in cx.cache.entries_with_prefix(&prefix) {
             if entry.is_usable(now) {
                 // Only hosts `get` would answer: not mirrors the kubelet served from this token.
                 for host in entry
                     .hosts
                     .into_iter()
-                    .filter(|h| config::resolve(h).is_ok())
+                    .filter(|h| resolve::resolve(&cx.settings, h).is_ok())
                 {
                     registries.insert(format!("https://{host}"), entry.username.clone());
                 }
@@ -128,7 +124,12 @@ pub fn list(out: &mut dyn Write) -> i32 {
 
 /// `store` and `erase`: ECR tokens come from AWS, so there is nothing to store. Docker calls
 /// these on `docker login`/`logout`; `AWS_ECR_IGNORE_CREDS_STORAGE=true` turns them into no-ops.
-pub fn store_or_erase(store: bool, input: &mut dyn Read, out: &mut dyn Write) -> i32 {
+pub fn store_or_erase(
+    settings: &Settings,
+    store: bool,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> i32 {
     let checked = read_input(input).and_then(|raw| {
         if store {
             serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw)
@@ -142,7 +143,7 @@ pub fn store_or_erase(store: bool, input: &mut dyn Read, out: &mut dyn Write) ->
         let _ = writeln!(out, "{why}");
         return 1;
     }
-    if std::env::var("AWS_ECR_IGNORE_CREDS_STORAGE").is_ok_and(|v| v == "true") {
+    if settings.get("AWS_ECR_IGNORE_CREDS_STORAGE") == Some("true") {
         return 0;
     }
     let _ = writeln!(out, "not implemented");

@@ -7,14 +7,17 @@
 //! identity (STS `GetCallerIdentity`) is doctor's own call. Nothing secret is printed: the
 //! token check shows the user name and expiry, never the password.
 
-use crate::cache::{self, Cache};
+use crate::cache;
 use crate::config::{self, RegistryConfig};
 use crate::configure::{self, Client, Route};
+use crate::credentials::CredentialSource;
 use crate::error::Error;
-use crate::fetch::{self, Selection};
+use crate::fetch;
 use crate::registry::{Registry, TokenScope};
+use crate::resolve::{self, Resolved};
+use crate::settings::Settings;
 use crate::source::Source;
-use crate::token::{self, Request};
+use crate::token::Context;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -124,9 +127,9 @@ pub fn command() -> Command {
 }
 
 /// Runs `doctor`; returns the exit code.
-pub fn run(matches: &ArgMatches) -> i32 {
+pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     let host = matches.get_one::<String>("host").cloned();
-    let report = diagnose(host.as_deref());
+    let report = diagnose(settings, host.as_deref());
     let out = &mut std::io::stdout().lock();
     if matches.get_flag("json") {
         match serde_json::to_string_pretty(&report) {
@@ -176,20 +179,20 @@ fn print_text(out: &mut dyn Write, report: &Report) {
 }
 
 /// Runs every check.
-pub fn diagnose(input: Option<&str>) -> Report {
-    let deadline = Instant::now() + token::timeout_from_env();
+pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
+    let deadline = settings.deadline;
     let mut checks = Vec::new();
 
     // The registry config, loaded once and handed to the resolver `get` uses.
-    let loaded = config::load();
-    checks.push(registry_config_check(&loaded));
+    let loaded = config::load(&settings);
+    checks.push(registry_config_check(&settings, &loaded));
     let loaded_config = loaded.as_ref().ok().cloned().flatten();
 
     let mut resolved = None;
     let mut failed_early = loaded.is_err();
     if let Some(input) = input {
         let load = || Ok(loaded_config.clone());
-        match config::resolve_detailed(input, &load) {
+        match resolve::resolve_detailed(input, &load) {
             Ok(r) => resolved = Some(r),
             Err(e) => {
                 failed_early = true;
@@ -197,19 +200,25 @@ pub fn diagnose(input: Option<&str>) -> Report {
             }
         }
     }
-    let request = resolved
+    let source = resolved
         .as_ref()
-        .map(|r| r.request.clone())
-        .unwrap_or_default();
+        .map(|r| r.source.clone())
+        .unwrap_or_else(CredentialSource::default_chain);
+    let cx = match Context::load(settings) {
+        Ok(cx) => cx,
+        Err(e) => {
+            checks.push(
+                Check::new("credentials", Status::Fail, e.to_string())
+                    .fix("point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at regular files"),
+            );
+            return finish(input, checks, false);
+        }
+    };
     let scope = match &resolved {
         Some(r) => r.host.token_scope(),
         None => TokenScope {
             public: false,
-            region: std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .ok()
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| "us-east-1".into()),
+            region: crate::kubelet::default_region(&cx).unwrap_or_else(|| "us-east-1".into()),
             fips: false,
             dual_stack: false,
         },
@@ -238,39 +247,20 @@ pub fn diagnose(input: Option<&str>) -> Report {
         }
     }
 
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            checks.push(Check::new(
+    let budget = deadline.saturating_duration_since(Instant::now());
+    let live = fetch::block_on(deadline, "running the checks", async {
+        Ok(live_checks(&cx, resolved.as_ref(), &scope, &source, deadline).await)
+    })
+    .unwrap_or_else(|e| {
+        vec![
+            Check::new(
                 "credentials",
                 Status::Fail,
-                format!("cannot start the async runtime: {e}"),
-            ));
-            return finish(input, checks, false);
-        }
-    };
-    let live = runtime.block_on(async {
-        let budget = deadline.saturating_duration_since(Instant::now());
-        tokio::time::timeout(
-            budget,
-            live_checks(resolved.as_ref(), &scope, &request, deadline),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            vec![
-                Check::new(
-                    "credentials",
-                    Status::Fail,
-                    format!("timed out after {budget:.1?} (AWS_ECR_TIMEOUT)"),
-                )
-                .fix("check the network path to AWS, or raise AWS_ECR_TIMEOUT"),
-            ]
-        })
+                format!("{e} (budget {budget:.1?}, AWS_ECR_TIMEOUT)"),
+            )
+            .fix("check the network path to AWS, or raise AWS_ECR_TIMEOUT"),
+        ]
     });
-    runtime.shutdown_background();
 
     let creds_ok = live
         .iter()
@@ -281,12 +271,12 @@ pub fn diagnose(input: Option<&str>) -> Report {
     checks.extend(live);
     match &resolved {
         Some(r) => {
-            checks.extend(client_checks(&r.host.host));
-            checks.push(cache_check(&r.host, &r.request));
+            checks.extend(client_checks(&cx.settings, &r.host.host));
+            checks.push(cache_check(&cx, &r.host, &r.source));
         }
-        None => checks.extend(client_checks_without_host()),
+        None => checks.extend(client_checks_without_host(&cx.settings)),
     }
-    checks.push(path_check());
+    checks.push(path_check(&cx.settings));
     // The order of the data path: what the host is, whose credentials, whether the clients ask
     // us at all, then what the cache holds and what AWS answers now.
     checks.sort_by_key(|c| {
@@ -312,8 +302,11 @@ fn finish(input: Option<&str>, checks: Vec<Check>, ok: bool) -> Report {
     }
 }
 
-fn registry_config_check(loaded: &Result<Option<RegistryConfig>, config::ConfigError>) -> Check {
-    let path = config::path()
+fn registry_config_check(
+    settings: &Settings,
+    loaded: &Result<Option<RegistryConfig>, config::ConfigError>,
+) -> Check {
+    let path = config::path(settings)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "(no HOME and no AWS_ECR_CONFIG)".into());
     match loaded {
@@ -357,18 +350,18 @@ fn host_error_check(input: &str, e: &Error) -> Check {
 
 /// Host, credentials, caller identity and token: the checks that need the SDK configuration.
 async fn live_checks(
-    resolved: Option<&config::Resolved>,
+    cx: &Context,
+    resolved: Option<&Resolved>,
     scope: &TokenScope,
-    request: &Request,
+    source: &CredentialSource,
     deadline: Instant,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let sdk = fetch::load_config(scope, &request.selection, deadline).await;
+    let sdk = fetch::load_config(cx, scope, source, deadline).await;
     if let Some(r) = resolved {
-        checks.push(host_check(r, scope, &sdk));
+        checks.push(host_check(&cx.settings, r, scope, &sdk));
     }
-    let selection = &request.selection;
-    let (check, credentials) = credentials_check(&sdk, selection).await;
+    let (check, credentials) = credentials_check(cx, &sdk, source).await;
     checks.push(check);
     let creds_ok = credentials.is_some();
     let mut caller_arn = None;
@@ -385,7 +378,7 @@ async fn live_checks(
     }
     if let Some(r) = resolved {
         if creds_ok {
-            checks.push(token_check(r, scope, selection, deadline, caller_arn.as_deref()).await);
+            checks.push(token_check(cx, r, scope, source, deadline, caller_arn.as_deref()).await);
         } else {
             checks.push(
                 Check::new("token", Status::Fail, "no token: no credentials")
@@ -396,8 +389,13 @@ async fn live_checks(
     checks
 }
 
-fn host_check(r: &config::Resolved, scope: &TokenScope, sdk: &aws_config::SdkConfig) -> Check {
-    let endpoint = fetch::endpoint_for(scope, sdk);
+fn host_check(
+    settings: &Settings,
+    r: &Resolved,
+    scope: &TokenScope,
+    sdk: &aws_config::SdkConfig,
+) -> Check {
+    let endpoint = fetch::endpoint_for(settings, scope, sdk);
     let mut check = Check::new("host", Status::Pass, "")
         .detail("registry", r.registry_host.clone())
         .detail("endpoint", endpoint.clone())
@@ -455,25 +453,19 @@ fn host_check(r: &config::Resolved, scope: &TokenScope, sdk: &aws_config::SdkCon
 /// The credential source in words, and the credentials the chain resolves (the same call as
 /// `get`'s), which the caller-identity check then uses.
 async fn credentials_check(
+    cx: &Context,
     sdk: &aws_config::SdkConfig,
-    selection: &Selection,
+    selection: &CredentialSource,
 ) -> (Check, Option<aws_credential_types::Credentials>) {
-    let source = crate::source::describe(selection.profile.as_deref()).await;
-    let (summary, kind, profile_kind) = match &source {
-        Ok(s) => (s.summary.clone(), s.kind, s.profile_kind),
-        Err(e) => (
-            format!("the shared AWS config files do not parse: {e}"),
-            "profile",
-            None,
-        ),
-    };
+    let source = crate::source::describe(cx, selection);
+    let (summary, kind, profile_kind) = (source.summary.clone(), source.kind, source.profile_kind);
     let role = selection
         .role_arn
         .as_ref()
         .map(|r| format!(", then assumes {r} (registry config)"))
         .unwrap_or_default();
     let started = Instant::now();
-    let resolved = fetch::resolve_credentials(sdk, selection).await;
+    let resolved = selection.resolve(&cx.settings, sdk).await;
     let mut check = match &resolved {
         Ok(creds) => {
             let temporary = creds.session_token().is_some();
@@ -522,9 +514,9 @@ async fn credentials_check(
     if let Some(p) = profile_kind {
         check = check.detail("profile_kind", p);
     }
-    if let Ok(Source {
+    if let Source {
         profile: Some(p), ..
-    }) = &source
+    } = &source
     {
         check = check.detail("profile", p.clone());
     }
@@ -571,14 +563,15 @@ async fn caller_identity_check(
 }
 
 async fn token_check(
-    r: &config::Resolved,
+    cx: &Context,
+    r: &Resolved,
     scope: &TokenScope,
-    selection: &Selection,
+    source: &CredentialSource,
     deadline: Instant,
     caller: Option<&str>,
 ) -> Check {
     let started = Instant::now();
-    match fetch::fetch(scope, selection, deadline).await {
+    match fetch::fetch(cx, scope, source, deadline).await {
         Ok(t) => Check::new(
             "token",
             Status::Pass,
@@ -635,8 +628,8 @@ fn hours_minutes(secs: f64) -> String {
     format!("{}h{:02}m", mins / 60, mins % 60)
 }
 
-fn cache_check(host: &crate::registry::EcrHost, request: &Request) -> Check {
-    let Some(cache) = Cache::from_env() else {
+fn cache_check(cx: &Context, host: &crate::registry::EcrHost, source: &CredentialSource) -> Check {
+    let Some(path) = cx.cache.path() else {
         return Check::new(
             "cache",
             Status::Warn,
@@ -644,15 +637,15 @@ fn cache_check(host: &crate::registry::EcrHost, request: &Request) -> Check {
         )
         .fix("unset AWS_ECR_DISABLE_CACHE or set AWS_ECR_CACHE_DIR");
     };
-    let key = token::cache_key(host, request);
-    let path = cache.path().display().to_string();
+    let key = cx.cache_key(&host.token_scope(), source);
+    let path = path.display().to_string();
     let check = |status, message: String| {
         Check::new("cache", status, message)
             .detail("path", path.clone())
             .detail("key", key.clone())
     };
     let now = cache::now();
-    match cache.lookup(&key) {
+    match cx.cache.lookup(&key) {
         None => check(
             Status::Pass,
             format!(
@@ -682,10 +675,10 @@ fn cache_check(host: &crate::registry::EcrHost, request: &Request) -> Check {
 }
 
 /// Does Docker's config, and podman's chain of files, send `host` to this helper?
-fn client_checks(host: &str) -> Vec<Check> {
+fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
     let mut checks = Vec::new();
     let fix = format!("docker-credential-ecr-login configure --registry {host}");
-    match docker_route(host) {
+    match docker_route(settings, host) {
         Ok((path, Route::CredHelper(h))) if h == configure::HELPER => checks.push(
             Check::new(
                 "docker_config",
@@ -733,12 +726,15 @@ fn client_checks(host: &str) -> Vec<Check> {
         }
         Err(e) => checks.push(Check::new("docker_config", Status::Fail, e.to_string())),
     }
-    checks.push(podman_check(host, &fix));
+    checks.push(podman_check(settings, host, &fix));
     checks
 }
 
-fn docker_route(host: &str) -> Result<(String, Route), configure::ConfigureError> {
-    let loc = configure::location(Client::Docker)?;
+fn docker_route(
+    settings: &Settings,
+    host: &str,
+) -> Result<(String, Route), configure::ConfigureError> {
+    let loc = configure::location(settings, Client::Docker)?;
     let path = loc.path.display().to_string();
     let route = match configure::read_json_file(&loc.path)? {
         Some(f) => configure::route(&f.doc, host),
@@ -749,22 +745,20 @@ fn docker_route(host: &str) -> Result<(String, Route), configure::ConfigureError
 
 /// podman reads its auth file, then `$XDG_CONFIG_HOME/containers/auth.json`, then Docker's
 /// config; the first file that knows the host decides, and it ignores `credsStore`.
-fn podman_check(host: &str, fix: &str) -> Check {
+fn podman_check(settings: &Settings, host: &str, fix: &str) -> Check {
     let mut files = Vec::new();
-    if let Ok(loc) = configure::location(Client::Podman) {
+    if let Ok(loc) = configure::location(settings, Client::Podman) {
         files.push(loc.path);
     }
-    if std::env::var_os("REGISTRY_AUTH_FILE").is_none_or(|v| v.is_empty()) {
-        let config_home = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
+    if settings.nonempty("REGISTRY_AUTH_FILE").is_none() {
+        let config_home = settings
+            .nonempty("XDG_CONFIG_HOME")
             .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
-            });
+            .or_else(|| settings.home().map(|h| h.join(".config")));
         if let Some(dir) = config_home {
             files.push(dir.join("containers/auth.json"));
         }
-        if let Ok(loc) = configure::location(Client::Docker) {
+        if let Ok(loc) = configure::location(settings, Client::Docker) {
             files.push(loc.path);
         }
     }
@@ -818,8 +812,8 @@ fn podman_check(host: &str, fix: &str) -> Check {
     .fix(format!("{fix} (podman reads Docker's config too), or add --podman"))
 }
 
-fn client_checks_without_host() -> Vec<Check> {
-    match configure::location(Client::Docker) {
+fn client_checks_without_host(settings: &Settings) -> Vec<Check> {
+    match configure::location(settings, Client::Docker) {
         Ok(loc) => {
             let path = loc.path.display().to_string();
             let (hosts, store) = match configure::read_json_file(&loc.path) {
@@ -867,12 +861,12 @@ fn client_checks_without_host() -> Vec<Check> {
     }
 }
 
-fn path_check() -> Check {
+fn path_check(settings: &Settings) -> Check {
     let name = format!("docker-credential-{}", configure::HELPER);
     let me = std::env::current_exe()
         .ok()
         .and_then(|p| std::fs::canonicalize(p).ok());
-    match configure::find_on_path(&name) {
+    match configure::find_on_path(settings, &name) {
         Some(found) => {
             let same = std::fs::canonicalize(&found).ok() == me;
             let shown = found.display().to_string();

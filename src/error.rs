@@ -39,6 +39,11 @@ pub enum Error {
 
     #[error(transparent)]
     RegistryConfig(#[from] crate::config::ConfigError),
+
+    /// A refresh failed moments ago (in this or another process); asking again now would only
+    /// add to the herd.
+    #[error("{reason} (a recent attempt; ecr-login asks AWS again in {} s)", retry_in.ceil())]
+    Remembered { reason: String, retry_in: f64 },
 }
 
 impl Error {
@@ -46,6 +51,20 @@ impl Error {
     /// one is answered silently.
     pub fn is_not_ecr(&self) -> bool {
         matches!(self, Error::Host(HostError::NotEcr(_)))
+    }
+
+    /// Failures of the call to AWS, which every process should back off from. Failures to
+    /// find credentials are local: fixing them (`aws sso login`) must take effect at once.
+    pub fn is_worth_remembering(&self) -> bool {
+        matches!(
+            self,
+            Error::AccessDenied { .. }
+                | Error::Throttled(_)
+                | Error::TimedOut(..)
+                | Error::Network { .. }
+                | Error::Service { .. }
+                | Error::BadToken(_)
+        )
     }
 }
 

@@ -5,62 +5,54 @@
 //! and loads the SDK configuration. Every step runs under one deadline: a `get` must never hang a
 //! `docker pull`, whatever the network or a credential process does.
 
+use crate::credentials::{Base, CredentialSource};
 use crate::error::Error;
 use crate::log::debug;
 use crate::registry::TokenScope;
 use crate::secret::Secret;
+use crate::settings::Settings;
+use crate::token::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecr::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecr::error::{BoxError, ProvideErrorMetadata, SdkError};
 use base64::Engine;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Which credentials to use, beyond the default chain.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// A named profile instead of `AWS_PROFILE`/`default`.
-    pub profile: Option<String>,
-    /// A role assumed with STS `AssumeRole` from the selected credentials.
-    pub role_arn: Option<String>,
-    /// Credentials already resolved by the caller (the kubelet's per-pod web identity role).
-    pub credentials: Option<Credentials>,
-    /// A role assumed with a web identity token, on a cache miss only (the kubelet's per-pod
-    /// role): the STS call then runs under the fetch's deadline.
-    pub web_identity: Option<crate::web_identity::WebIdentity>,
-    /// The region in which credentials are resolved and the role assumed, when it must differ
-    /// from the registry's (an STS endpoint the account has enabled); tokens always come from
-    /// the registry's own region.
-    pub region: Option<String>,
-}
 
 /// A token as AWS issued it, decoded.
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub username: String,
     pub password: Secret,
-    /// Unix seconds.
+    /// Unix seconds, by AWS's clock.
     pub expires_at: f64,
+    /// AWS's clock when it answered (the response's `Date`), to judge `expires_at` by.
+    pub server_time: Option<f64>,
+    /// The caller's own registry in this region (private ECR only).
+    pub proxy_endpoint: Option<String>,
 }
 
 /// Limits for one attempt, so retries fit in the overall deadline.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs [`fetch`] on a fresh single-threaded runtime, bounded by `deadline`.
-pub fn fetch_blocking(
-    scope: &TokenScope,
-    selection: &Selection,
+/// Runs `work` on a fresh single-threaded runtime, bounded by `deadline`: the one place the
+/// program starts an async runtime.
+pub fn block_on<T>(
     deadline: Instant,
-) -> Result<Fetched, Error> {
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))?;
     let budget = deadline.saturating_duration_since(Instant::now());
     let result = runtime.block_on(async {
-        match tokio::time::timeout(budget, fetch(scope, selection, deadline)).await {
+        match tokio::time::timeout(budget, work).await {
             Ok(result) => result,
-            Err(_) => Err(Error::TimedOut(Some(budget), "getting a token")),
+            Err(_) => Err(Error::TimedOut(Some(budget), what)),
         }
     });
     // A resolver thread stuck in getaddrinfo must not hold the process after the deadline.
@@ -68,10 +60,26 @@ pub fn fetch_blocking(
     result
 }
 
-/// Loads the SDK configuration for `scope`'s region the way the AWS CLI would.
-pub async fn load_config(
+/// [`fetch`] on its own runtime, bounded by `deadline`.
+pub fn fetch_blocking(
+    cx: &Context,
     scope: &TokenScope,
-    selection: &Selection,
+    source: &CredentialSource,
+    deadline: Instant,
+) -> Result<Fetched, Error> {
+    block_on(
+        deadline,
+        "getting a token",
+        fetch(cx, scope, source, deadline),
+    )
+}
+
+/// Loads the SDK configuration for `scope`'s region the way the AWS CLI would, from the
+/// profile and the file contents that keyed the cache.
+pub async fn load_config(
+    cx: &Context,
+    scope: &TokenScope,
+    source: &CredentialSource,
     deadline: Instant,
 ) -> SdkConfig {
     let remaining = deadline.saturating_duration_since(Instant::now());
@@ -80,11 +88,14 @@ pub async fn load_config(
         .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(remaining))
         .operation_timeout(remaining)
         .build();
-    let region = selection.region.as_ref().unwrap_or(&scope.region);
+    let region = source.sts_region.as_ref().unwrap_or(&scope.region);
+    let (profile, _) = source.profile(&cx.settings);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.clone()))
-        .timeout_config(timeouts.clone());
-    if let Some(profile) = &selection.profile {
+        .timeout_config(timeouts.clone())
+        .profile_files(cx.files.profile_files())
+        .profile_name(&profile);
+    if let Base::Profile(profile) = &source.base {
         // A profile chosen for this registry wins over the environment's keys: the default
         // chain would try AWS_ACCESS_KEY_ID first and never reach the profile.
         let provider_config = aws_config::provider_config::ProviderConfig::default()
@@ -92,92 +103,87 @@ pub async fn load_config(
             .with_timeout_config(timeouts.clone());
         let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
             .configure(&provider_config)
+            .profile_files(cx.files.profile_files())
             .profile_name(profile)
             .build();
-        loader = loader
-            .profile_name(profile)
-            .credentials_provider(credentials);
+        loader = loader.credentials_provider(credentials);
     }
     loader.load().await
 }
 
 /// True when an `AWS_ENDPOINT_URL*` override applies to this service: the SDK refuses an
 /// override together with FIPS or dual-stack, and the override (a VPC endpoint) must win.
-fn endpoint_overridden(scope: &TokenScope, config: &SdkConfig) -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    if std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-        .is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-    {
+fn endpoint_overridden(settings: &Settings, scope: &TokenScope, config: &SdkConfig) -> bool {
+    if settings.is_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
         return false;
     }
-    let service_var = if scope.public {
+    settings.nonempty(service_endpoint_var(scope)).is_some()
+        || settings.nonempty("AWS_ENDPOINT_URL").is_some()
+        || config.endpoint_url().is_some()
+}
+
+fn service_endpoint_var(scope: &TokenScope) -> &'static str {
+    if scope.public {
         "AWS_ENDPOINT_URL_ECR_PUBLIC"
     } else {
         "AWS_ENDPOINT_URL_ECR"
-    };
-    set(service_var) || set("AWS_ENDPOINT_URL") || config.endpoint_url().is_some()
+    }
 }
 
-/// Resolves credentials once, explicitly, so that a missing or broken credential source is
-/// reported as such rather than as an opaque dispatch failure.
-pub async fn resolve_credentials(
-    config: &SdkConfig,
-    selection: &Selection,
-) -> Result<Credentials, Error> {
-    if let Some(creds) = &selection.credentials {
-        return Ok(creds.clone());
+/// AWS's clock, read from the `Date` header of the answer.
+#[derive(Debug, Clone, Default)]
+struct ServerClock(Arc<Mutex<Option<f64>>>);
+
+impl ServerClock {
+    fn get(&self) -> Option<f64> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-    if let Some(web_identity) = &selection.web_identity {
-        return crate::web_identity::assume(config, web_identity).await;
-    }
-    let started = Instant::now();
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| Error::NoCredentials("no credential provider is configured".into()))?;
-    let base = provider
-        .provide_credentials()
-        .await
-        .map_err(credentials_error)?;
-    debug!("credentials resolved in {:?}", started.elapsed());
-    let Some(role_arn) = &selection.role_arn else {
-        return Ok(base);
-    };
-    let started = Instant::now();
-    let assumed = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-        .session_name("ecr-login")
-        .configure(config)
-        .build_from_provider(SharedCredentialsProvider::new(base))
-        .await
-        .provide_credentials()
-        .await
-        .map_err(credentials_error)?;
-    debug!("assumed {role_arn} in {:?}", started.elapsed());
-    Ok(assumed)
 }
 
-fn credentials_error(e: aws_credential_types::provider::error::CredentialsError) -> Error {
-    use aws_credential_types::provider::error::CredentialsError as E;
-    let detail = error_chain(&e);
-    match e {
-        E::CredentialsNotLoaded(_) => Error::NoCredentials(detail),
-        E::ProviderTimedOut(_) => Error::TimedOut(None, "loading AWS credentials"),
-        _ => Error::Credentials(detail),
+impl Intercept for ServerClock {
+    fn name(&self) -> &'static str {
+        "ecr-login-server-clock"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let date = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| {
+                aws_sdk_ecr::primitives::DateTime::from_str(
+                    d,
+                    aws_sdk_ecr::primitives::DateTimeFormat::HttpDate,
+                )
+                .ok()
+            })
+            .map(|d| d.as_secs_f64());
+        if date.is_some() {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = date;
+        }
+        Ok(())
     }
 }
 
 /// Gets a token for `scope` with the selected credentials.
 pub async fn fetch(
+    cx: &Context,
     scope: &TokenScope,
-    selection: &Selection,
+    source: &CredentialSource,
     deadline: Instant,
 ) -> Result<Fetched, Error> {
     let started = Instant::now();
-    let config = load_config(scope, selection, deadline).await;
+    let config = load_config(cx, scope, source, deadline).await;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
-    let credentials = resolve_credentials(&config, selection).await?;
+    let credentials = source.resolve(&cx.settings, &config).await?;
     // The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the
     // profile) can add them for private ECR; an endpoint override turns both off.
-    let variants = !endpoint_overridden(scope, &config);
+    let variants = !endpoint_overridden(&cx.settings, scope, &config);
     let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
     let fips = variants && (scope.fips || wants(config.use_fips()));
     let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
@@ -186,15 +192,17 @@ pub async fn fetch(
         dual_stack,
         ..scope.clone()
     };
-    let endpoint = describe_endpoint(&effective, variants);
+    let endpoint = describe_endpoint(&cx.settings, &effective, variants);
     debug!("calling GetAuthorizationToken at {endpoint}");
     let started = Instant::now();
-    let (token, expires_at) = if scope.public {
+    let clock = ServerClock::default();
+    let (token, expires_at, proxy_endpoint) = if scope.public {
         let conf = aws_sdk_ecrpublic::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
+            .interceptor(clock.clone())
             .build();
         let out = aws_sdk_ecrpublic::Client::from_conf(conf)
             .get_authorization_token()
@@ -204,13 +212,14 @@ pub async fn fetch(
         let data = out
             .authorization_data
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (data.authorization_token, data.expires_at)
+        (data.authorization_token, data.expires_at, None)
     } else {
         let conf = aws_sdk_ecr::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
+            .interceptor(clock.clone())
             .build();
         let out = aws_sdk_ecr::Client::from_conf(conf)
             .get_authorization_token()
@@ -221,7 +230,11 @@ pub async fn fetch(
             .authorization_data
             .and_then(|d| d.into_iter().next())
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (data.authorization_token, data.expires_at)
+        (
+            data.authorization_token,
+            data.expires_at,
+            data.proxy_endpoint,
+        )
     };
     debug!("GetAuthorizationToken answered in {:?}", started.elapsed());
     let token = token.ok_or(Error::BadToken("no authorizationToken"))?;
@@ -233,28 +246,30 @@ pub async fn fetch(
         username,
         password,
         expires_at,
+        server_time: clock.get(),
+        proxy_endpoint,
     })
 }
 
 /// The endpoint `fetch` calls for `scope` under `config`, for `doctor`.
-pub fn endpoint_for(scope: &TokenScope, config: &SdkConfig) -> String {
-    describe_endpoint(scope, !endpoint_overridden(scope, config))
+pub fn endpoint_for(settings: &Settings, scope: &TokenScope, config: &SdkConfig) -> String {
+    describe_endpoint(
+        settings,
+        scope,
+        !endpoint_overridden(settings, scope, config),
+    )
 }
 
-fn describe_endpoint(scope: &TokenScope, variants: bool) -> String {
-    let var = if scope.public {
-        "AWS_ENDPOINT_URL_ECR_PUBLIC"
-    } else {
-        "AWS_ENDPOINT_URL_ECR"
-    };
+/// Where the call goes, for messages: an override's userinfo and query are redacted.
+fn describe_endpoint(settings: &Settings, scope: &TokenScope, variants: bool) -> String {
     if !variants {
-        if let Some(url) = [var, "AWS_ENDPOINT_URL"]
+        return match [service_endpoint_var(scope), "AWS_ENDPOINT_URL"]
             .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .find_map(|v| settings.nonempty(v))
         {
-            return url;
-        }
-        return "the configured endpoint_url".into();
+            Some(url) => crate::redact::url(url),
+            None => "the configured endpoint_url".into(),
+        };
     }
     scope.default_endpoint()
 }
@@ -323,7 +338,7 @@ where
         }
         SdkError::DispatchFailure(_) => Error::Network {
             endpoint: endpoint.to_string(),
-            message: error_chain(&e),
+            message: crate::redact::text(&error_chain(&e)),
         },
         _ => Error::Service {
             code: "Unknown".into(),

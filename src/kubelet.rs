@@ -12,15 +12,16 @@
 //! runs only on a cache miss.
 
 use crate::cache;
-use crate::config;
+use crate::credentials::{Base, CredentialSource};
 use crate::docker::quote;
 use crate::error::Error;
 use crate::log::{debug, error, info};
+use crate::pod_role;
 use crate::registry::{self, EcrHost, HostError, Registry};
-use crate::token::{self, Request, Token};
-use crate::web_identity::WebIdentity;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use crate::resolve;
+use crate::settings::Settings;
+use crate::token::{self, Context, Token};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -32,11 +33,6 @@ pub const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
 pub const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
 pub const REQUEST_KIND: &str = "CredentialProviderRequest";
 pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
-
-/// The service account annotation naming the role a pod pulls its images with.
-pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
-/// The role for pods whose service account has no annotation (only with a token).
-pub const ROLE_ENV: &str = "AWS_ECR_ROLE_ARN";
 
 /// The most we read from stdin. A request is an image name, a service account token (a few
 /// KiB) and the annotations the config asks for (Kubernetes caps all of an object's
@@ -118,10 +114,9 @@ struct AuthConfig<'a> {
 }
 
 /// Runs the front end; returns the exit code.
-pub fn run(args: &[String]) -> i32 {
+pub fn run(settings: Settings, args: &[String]) -> i32 {
     match args {
-        [] => {}
-        [a] if matches!(a.as_str(), "--version" | "-V" | "version") => {
+        [a] if matches!(a.as_str(), "--version" | "-V" | "-v" | "version") => {
             println!(
                 "{} (ecr-login) {}",
                 crate::cli::KUBELET_NAME,
@@ -133,42 +128,51 @@ pub fn run(args: &[String]) -> i32 {
             println!("{USAGE}");
             return 0;
         }
-        [a, ..] => return fail(&KubeletError::Usage(quote(a))),
+        // A CredentialProviderConfig may pass `args`; the reference plugin accepts them too.
+        // Everything this plugin needs comes from the request and the config's `env`.
+        _ => {
+            if !args.is_empty() {
+                debug!(
+                    "ignoring {} argument(s) from the kubelet's config",
+                    args.len()
+                );
+            }
+        }
     }
+    // Armed until the process has said everything, the last log line included: a log file on
+    // a hung mount must not carry a failing request past the kubelet's limit.
     let watchdog = arm_watchdog(HARD_LIMIT);
-    let answer = answer(&mut std::io::stdin().lock());
-    // Disarmed before anything is written: a response is never cut short by the watchdog.
-    drop(watchdog);
-    match answer {
+    let stdin = &mut crate::input::Stdin::until(settings.deadline);
+    let code = match answer(&settings, stdin) {
         Ok(json) => {
             let mut out = std::io::stdout().lock();
             match writeln!(out, "{json}").and_then(|_| out.flush()) {
                 Ok(()) => 0,
-                Err(e) => fail(&KubeletError::Write(e.to_string())),
+                Err(e) => fail(&settings, &KubeletError::Write(e.to_string())),
             }
         }
-        Err(e) => fail(&e),
-    }
+        Err(e) => fail(&settings, &e),
+    };
+    drop(watchdog);
+    code
 }
 
 /// The response JSON for the request on `input`.
-pub fn answer(input: &mut dyn Read) -> Result<String, KubeletError> {
+pub fn answer(settings: &Settings, input: &mut dyn Read) -> Result<String, KubeletError> {
     let raw = read_request(input)?;
     let request = parse_request(&raw)?;
     let registry = registry_of(&request.image)?;
-    let (host, mut token_request) = resolve(&registry)?;
-    if let Some(role) = pod_role(&request)? {
-        debug!(
-            "{registry}: pulling with the pod's role {}",
-            role.web_identity.role_arn
-        );
-        token_request.selection.web_identity = Some(role.web_identity);
-        token_request.identity.extend(role.identity);
-    }
-    let token = token::token_for(&host, &token_request).map_err(|source| KubeletError::Token {
+    let token_error = |source| KubeletError::Token {
         registry: registry.clone(),
         source,
-    })?;
+    };
+    let cx = Context::load(settings.clone()).map_err(token_error)?;
+    let (host, mut source) = resolve(&cx, &registry)?;
+    if let Some(role) = pod_role::pod_role(settings, &request)? {
+        debug!("{registry}: pulling with the pod's role {}", role.role_arn);
+        source.base = Base::PodRole(role);
+    }
+    let token = token::token_for(&cx, &host, &source).map_err(token_error)?;
     response(&request.api_version, &registry, &token, cache::now())
 }
 
@@ -300,16 +304,17 @@ pub fn registry_of(image: &str) -> Result<String, KubeletError> {
 /// The ECR host for `registry` and the credentials to use: an ECR host (or an alias from the
 /// registry config) as such; any other host gets the private ECR token of the configured
 /// region, as the reference plugin does, for pull-through caches and mirrors in front of ECR.
-fn resolve(registry: &str) -> Result<(EcrHost, Request), KubeletError> {
-    match config::resolve(registry) {
+fn resolve(cx: &Context, registry: &str) -> Result<(EcrHost, CredentialSource), KubeletError> {
+    match resolve::resolve(&cx.settings, registry) {
         Ok(resolved) => Ok(resolved),
         Err(Error::Host(HostError::NotEcr(_))) => {
-            let region = default_region().ok_or_else(|| KubeletError::NoRegion(registry.into()))?;
-            let host = fallback_host(registry, &region)?;
+            let region =
+                default_region(cx).ok_or_else(|| KubeletError::NoRegion(registry.into()))?;
+            let host = fallback_host(&cx.settings, registry, &region)?;
             info!(
                 "{registry} is not an ECR host; answering with the ECR token of {region}, the configured region"
             );
-            Ok((host, Request::default()))
+            Ok((host, CredentialSource::default_chain()))
         }
         Err(Error::Host(HostError::Malformed(why))) => Err(KubeletError::Image {
             image: quote(registry),
@@ -325,27 +330,27 @@ fn resolve(registry: &str) -> Result<(EcrHost, Request), KubeletError> {
 /// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
 /// them. No instance metadata: the region is part of the cache key, and a cache hit must not
 /// cost a network call.
-fn default_region() -> Option<String> {
-    use aws_config::environment::region::EnvironmentVariableRegionProvider;
-    use aws_config::meta::region::RegionProviderChain;
-    use aws_config::profile::ProfileFileRegionProvider;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    let region = runtime.block_on(async {
-        RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-            .or_else(ProfileFileRegionProvider::new())
-            .region()
-            .await
-    });
-    runtime.shutdown_background();
-    region.map(|r| r.as_ref().trim().to_string())
+pub fn default_region(cx: &Context) -> Option<String> {
+    let settings = &cx.settings;
+    let from_profile = || {
+        let (profile, _) = crate::aws_files::selected_profile(settings);
+        cx.files.setting(&profile, "region")
+    };
+    settings
+        .nonempty("AWS_REGION")
+        .or_else(|| settings.nonempty("AWS_DEFAULT_REGION"))
+        .or_else(from_profile)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
 }
 
 /// An [`EcrHost`] for a registry that is not ECR: the token is `region`'s private ECR token,
 /// with the FIPS and dual-stack endpoints when the AWS configuration asks for them.
-fn fallback_host(registry: &str, region: &str) -> Result<EcrHost, KubeletError> {
+fn fallback_host(
+    settings: &Settings,
+    registry: &str,
+    region: &str,
+) -> Result<EcrHost, KubeletError> {
     let bad_region = || KubeletError::BadRegion {
         registry: registry.to_string(),
         region: region.to_string(),
@@ -359,10 +364,9 @@ fn fallback_host(registry: &str, region: &str) -> Result<EcrHost, KubeletError> 
     else {
         return Err(bad_region());
     };
-    let env_true = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     private.account = String::new();
-    private.fips = env_true("AWS_USE_FIPS_ENDPOINT");
-    private.dual_stack = env_true("AWS_USE_DUALSTACK_ENDPOINT");
+    private.fips = settings.is_true("AWS_USE_FIPS_ENDPOINT");
+    private.dual_stack = settings.is_true("AWS_USE_DUALSTACK_ENDPOINT");
     let (host, port) = match registry.rsplit_once(':') {
         Some((host, port)) => (host, port.parse::<u16>().ok()),
         None => (registry, None),
@@ -372,158 +376,6 @@ fn fallback_host(registry: &str, region: &str) -> Result<EcrHost, KubeletError> 
         port,
         registry: Registry::Private(private),
     })
-}
-
-/// A pod's own role and the cache identity that goes with it.
-pub struct PodRole {
-    pub web_identity: WebIdentity,
-    pub identity: Vec<(String, String)>,
-}
-
-/// The pod's own role, when it has one and a token to assume it with.
-///
-/// A cache hit skips STS, and STS (the role's trust policy) is what decides whether a service
-/// account may use a role. Anyone who can create a service account can annotate it with any
-/// role ARN, so an entry keyed by the role alone would hand one service account's token to
-/// another that the trust policy refuses. Entries are therefore keyed by the role and by the
-/// token's `iss`, `sub` and `aud`: exactly what a trust policy can tell apart. The claims are
-/// read, not verified: the kubelet minted the token for this pod, and STS verifies it.
-pub fn pod_role(request: &ProviderRequest) -> Result<Option<PodRole>, KubeletError> {
-    let annotated = request
-        .service_account_annotations
-        .get(ROLE_ANNOTATION)
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    let from_env = || {
-        std::env::var(ROLE_ENV)
-            .ok()
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())
-    };
-    let token = match (&annotated, &request.service_account_token) {
-        (_, Some(token)) => token,
-        // The pod asked for a role that cannot be assumed: its images must not silently come
-        // with the node's credentials instead.
-        (Some(role), None) => return Err(KubeletError::NoServiceAccountToken(role.clone())),
-        (None, None) => return Ok(None),
-    };
-    let (role, source_name) = match annotated {
-        Some(role) => (role, format!("the annotation {ROLE_ANNOTATION}")),
-        None => match from_env() {
-            Some(role) => (role, ROLE_ENV.to_string()),
-            None => return Ok(None),
-        },
-    };
-    if !is_role_arn(&role) {
-        return Err(KubeletError::RoleArn {
-            arn: role,
-            source_name,
-        });
-    }
-    let claims = claims(token.expose())?;
-    let identity = vec![
-        ("kubelet.role_arn".to_string(), role.clone()),
-        ("kubelet.sa.iss".to_string(), claims.iss.clone()),
-        ("kubelet.sa.sub".to_string(), claims.sub.clone()),
-        ("kubelet.sa.aud".to_string(), claims.audience()),
-    ];
-    Ok(Some(PodRole {
-        web_identity: WebIdentity {
-            role_arn: role,
-            token: token.clone(),
-            session_name: session_name(&claims.sub),
-        },
-        identity,
-    }))
-}
-
-/// `arn:<partition>:iam::<account>:role/<path and name>`.
-pub fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-        return false;
-    };
-    let name = resource.strip_prefix("role/").unwrap_or_default();
-    *prefix == "arn"
-        && !partition.is_empty()
-        && partition
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-')
-        && *service == "iam"
-        && region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && arn.len() <= 2048
-        && !name.is_empty()
-        && !name.ends_with('/')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
-}
-
-/// The claims of a service account token that a role's trust policy can test.
-#[derive(Debug, Deserialize)]
-pub struct Claims {
-    pub iss: String,
-    pub sub: String,
-    #[serde(default)]
-    pub aud: Audience,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Claims {
-    /// The audiences, sorted, as one string.
-    fn audience(&self) -> String {
-        let mut all = match &self.aud {
-            Audience::None => Vec::new(),
-            Audience::One(a) => vec![a.clone()],
-            Audience::Many(v) => v.clone(),
-        };
-        all.sort();
-        all.join("\n")
-    }
-}
-
-/// Reads a JWT's payload without verifying it.
-pub fn claims(token: &str) -> Result<Claims, KubeletError> {
-    let mut parts = token.trim().split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(KubeletError::ServiceAccountToken(
-            "it does not have three parts",
-        ));
-    };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| KubeletError::ServiceAccountToken("its payload is not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&bytes)
-        .map_err(|_| KubeletError::ServiceAccountToken("its payload lacks iss or sub"))?;
-    if claims.iss.is_empty() || claims.sub.is_empty() {
-        return Err(KubeletError::ServiceAccountToken("iss or sub is empty"));
-    }
-    Ok(claims)
-}
-
-/// `ecr-login.<namespace>.<name>` for `system:serviceaccount:<namespace>:<name>`, so CloudTrail
-/// shows which service account pulled; within STS's 64 characters of `[\w+=,.@-]`.
-pub fn session_name(sub: &str) -> String {
-    let name = match sub.strip_prefix("system:serviceaccount:") {
-        Some(rest) => format!("ecr-login.{}", rest.replace(':', ".")),
-        None => "ecr-login".to_string(),
-    };
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
-        .take(64)
-        .collect()
 }
 
 /// The response JSON: exactly the five documented fields.
@@ -578,8 +430,8 @@ pub fn go_duration(seconds: u64) -> String {
 
 /// Prints the one line the kubelet shows, to stderr whatever `AWS_ECR_LOG_FILE` says (and to
 /// the log file too when one is set).
-fn fail(err: &KubeletError) -> i32 {
-    if std::env::var_os("AWS_ECR_LOG_FILE").is_some_and(|f| !f.is_empty()) {
+fn fail(settings: &Settings, err: &KubeletError) -> i32 {
+    if settings.nonempty("AWS_ECR_LOG_FILE").is_some() {
         error!("{err}");
     }
     let _ = writeln!(std::io::stderr().lock(), "ecr-login: error: {err}");
@@ -593,7 +445,13 @@ fn arm_watchdog(limit: Duration) -> mpsc::Sender<()> {
     let (disarm, disarmed) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit) {
-            std::process::exit(fail(&KubeletError::HardLimit(limit)));
+            // Straight to stderr: the log file may be what is hanging.
+            let _ = writeln!(
+                std::io::stderr(),
+                "ecr-login: error: {}",
+                KubeletError::HardLimit(limit)
+            );
+            std::process::exit(1);
         }
     });
     disarm
@@ -666,69 +524,6 @@ mod tests {
         ] {
             assert!(registry_of(image).is_err(), "{image:?} was accepted");
         }
-    }
-
-    #[test]
-    fn role_arns() {
-        for arn in [
-            "arn:aws:iam::123456789012:role/puller",
-            "arn:aws-cn:iam::123456789012:role/path/to/puller",
-            "arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f_g-h",
-        ] {
-            assert!(is_role_arn(arn), "{arn}");
-        }
-        for arn in [
-            "",
-            "puller",
-            "arn:aws:iam::123456789012:user/puller",
-            "arn:aws:iam::123456789012:role/",
-            "arn:aws:iam:us-east-1:123456789012:role/x",
-            "arn:aws:sts::123456789012:role/x",
-            "arn:aws:iam::12345678901:role/x",
-            "arn:aws:iam::123456789012:role/x y",
-            "arn:AWS:iam::123456789012:role/x",
-        ] {
-            assert!(!is_role_arn(arn), "{arn}");
-        }
-    }
-
-    fn jwt(payload: &str) -> String {
-        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(payload))
-    }
-
-    #[test]
-    fn reads_token_claims() {
-        let c = claims(&jwt(
-            r#"{"iss":"https://oidc.example","sub":"system:serviceaccount:ns:sa","aud":["b","a"]}"#,
-        ))
-        .unwrap();
-        assert_eq!(c.sub, "system:serviceaccount:ns:sa");
-        assert_eq!(c.audience(), "a\nb");
-        let c = claims(&jwt(r#"{"iss":"i","sub":"s","aud":"x"}"#)).unwrap();
-        assert_eq!(c.audience(), "x");
-        for bad in [
-            "not-a-jwt".to_string(),
-            "a.b".to_string(),
-            "a.%%%.c".to_string(),
-            jwt(r#"{"sub":"s"}"#),
-            jwt(r#"{"iss":"","sub":"s"}"#),
-            jwt("[]"),
-            format!("{}.x", jwt(r#"{"iss":"i","sub":"s"}"#)),
-        ] {
-            assert!(claims(&bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn session_names() {
-        assert_eq!(
-            session_name("system:serviceaccount:team-a:puller"),
-            "ecr-login.team-a.puller"
-        );
-        assert_eq!(session_name("someone"), "ecr-login");
-        let long = format!("system:serviceaccount:{}:x", "n".repeat(100));
-        assert_eq!(session_name(&long).len(), 64);
     }
 
     fn request(json: &str) -> Result<ProviderRequest, KubeletError> {

@@ -5,21 +5,29 @@
 //! fetch ([`fetch`]) -> answer. [`token`] strings the middle together. A cache hit touches only
 //! the first four and never starts the async runtime or loads the AWS SDK configuration.
 
+pub mod aws_files;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod configure;
+pub mod credentials;
 pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod fetch;
-pub mod identity;
+pub mod files;
 pub mod input;
+pub mod key;
 pub mod kubelet;
 pub mod log;
 pub mod man;
+pub mod pod_role;
+pub mod policy;
+pub mod redact;
 pub mod registry;
+pub mod resolve;
 pub mod secret;
+pub mod settings;
 pub mod source;
 pub mod token;
 pub mod web_identity;

@@ -40,26 +40,28 @@ impl Level {
     }
 }
 
-struct Settings {
+struct LogSettings {
     level: Level,
     file: Option<std::path::PathBuf>,
 }
 
-static SETTINGS: OnceLock<Settings> = OnceLock::new();
+static SETTINGS: OnceLock<LogSettings> = OnceLock::new();
 
-fn settings() -> &'static Settings {
+/// Takes the level and file from the settings; called once, at the edge. Until then (and in
+/// unit tests) warnings and errors go to stderr.
+pub fn init(settings: &crate::settings::Settings) {
     let mut unknown = None;
-    let settings = SETTINGS.get_or_init(|| Settings {
-        level: match std::env::var("AWS_ECR_LOG_LEVEL") {
-            Ok(l) if !l.trim().is_empty() => Level::parse(&l).unwrap_or_else(|| {
-                unknown = Some(l);
+    let _ = SETTINGS.set(LogSettings {
+        level: match settings.nonempty("AWS_ECR_LOG_LEVEL") {
+            Some(l) if !l.trim().is_empty() => Level::parse(l).unwrap_or_else(|| {
+                unknown = Some(l.to_string());
                 Level::Warn
             }),
             _ => Level::Warn,
         },
-        file: std::env::var_os("AWS_ECR_LOG_FILE")
-            .filter(|f| !f.is_empty())
-            .map(Into::into),
+        file: settings
+            .nonempty("AWS_ECR_LOG_FILE")
+            .map(|f| settings.expand_home(f)),
     });
     // A typo in the level would otherwise silently hide the debug output asked for.
     if let Some(l) = unknown {
@@ -70,7 +72,13 @@ fn settings() -> &'static Settings {
             ),
         );
     }
-    settings
+}
+
+fn settings() -> &'static LogSettings {
+    SETTINGS.get_or_init(|| LogSettings {
+        level: Level::Warn,
+        file: None,
+    })
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -78,28 +86,18 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Writes one line. To a file, each line carries a UTC timestamp and the process id, since
-/// many helpers append to it at once; a file that cannot be opened falls back to stderr.
+/// many helpers append to it at once; a file that cannot be used falls back to stderr.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    let s = settings();
-    if let Some(path) = &s.file {
-        use std::os::unix::fs::OpenOptionsExt;
-        // 0600 for a new file: lines name hosts, profiles and roles, which are nobody else's.
-        let opened = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path);
-        if let Ok(mut f) = opened {
-            let line = format!(
-                "{} [{}] {}: {args}\n",
-                utc_timestamp(),
-                std::process::id(),
-                level.name()
-            );
-            // One write call per line: O_APPEND keeps concurrent writers' lines whole.
-            if f.write_all(line.as_bytes()).is_ok() {
-                return;
-            }
+    if let Some(mut f) = log_file() {
+        let line = format!(
+            "{} [{}] {}: {args}\n",
+            utc_timestamp(),
+            std::process::id(),
+            level.name()
+        );
+        // One write call per line: O_APPEND keeps concurrent writers' lines whole.
+        if f.write_all(line.as_bytes()).is_ok() {
+            return;
         }
     }
     let _ = writeln!(
@@ -107,6 +105,49 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         "ecr-login: {}: {args}",
         level.name()
     );
+}
+
+/// The log file, opened once; `None` (after one warning on stderr) when it cannot be used.
+fn log_file() -> Option<&'static std::fs::File> {
+    static FILE: OnceLock<Option<std::fs::File>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = settings().file.as_ref()?;
+        open_log(path)
+            .map_err(|why| {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "ecr-login: warning: not logging to {}: {why}",
+                    path.display()
+                );
+            })
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Opens the log file for appending: never through a symlink (the README's example lives in
+/// `/tmp`, where anyone can plant one), never blocking (a FIFO without a reader), and only a
+/// regular file of ours (or root's) that nobody else can write.
+fn open_log(path: &std::path::Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // 0600 for a new file: lines name hosts, profiles and roles, which are nobody else's.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "it is a symbolic link".to_string(),
+            Some(libc::ENXIO) => "it is a FIFO with no reader".to_string(),
+            _ => e.to_string(),
+        })?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    crate::files::check(path, &meta, crate::files::Trust::Owner).map_err(|e| match e {
+        crate::files::FileError::Untrusted { why, fix, .. } => format!("{why}; {fix}"),
+        other => other.to_string(),
+    })?;
+    Ok(file)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from the system clock.

@@ -2,13 +2,14 @@
 //!
 //! This describes; it never resolves. Resolution is the SDK's default chain in [`crate::fetch`],
 //! and this follows the same order (environment keys, profile, web identity, container,
-//! instance metadata) only to name the step a newcomer should look at. The profile's kind is
-//! read with the SDK's own profile parser, so the two never disagree about the files.
+//! instance metadata) only to name the step a newcomer should look at. The profile is read from
+//! the same parsed files ([`crate::aws_files`]) that key the cache and feed the SDK, so the
+//! three never disagree.
 
-use aws_config::profile::ProfileFileLoadError;
-use aws_types::os_shim_internal::{Env, Fs};
+use crate::credentials::{Base, CredentialSource};
+use crate::settings::Settings;
+use crate::token::Context;
 use serde::Serialize;
-use std::borrow::Cow;
 
 /// The source in effect, with what a person needs to recognise it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -23,10 +24,6 @@ pub struct Source {
     pub summary: String,
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// The access key id with its middle hidden: enough to tell two keys apart, not to use one.
 pub fn mask_key_id(id: &str) -> String {
     if id.len() <= 8 || !id.is_ascii() {
@@ -35,27 +32,29 @@ pub fn mask_key_id(id: &str) -> String {
     format!("{}...{}", &id[..4], &id[id.len() - 4..])
 }
 
-/// The chain step from the environment alone: cheap enough for a debug line on every call.
-/// `profile` is a profile chosen by the registry config, which wins over the environment.
-pub fn summary(profile: Option<&str>) -> String {
-    describe_env(profile).summary
-}
-
-fn describe_env(profile: Option<&str>) -> Source {
+/// The source in effect, with the profile's kind read from the shared files.
+pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
+    let settings = &cx.settings;
+    let var = |name: &str| settings.nonempty(name).map(str::to_string);
     let source = |kind, profile: Option<String>, summary| Source {
         kind,
         profile_kind: None,
         profile,
         summary,
     };
-    if let Some(p) = profile {
+    if let Base::PodRole(role) = &credentials.base {
         return source(
-            "profile",
-            Some(p.into()),
-            format!("profile {p} (registry config)"),
+            "web-identity",
+            None,
+            format!("the pod's role {} (service account token)", role.role_arn),
         );
     }
-    if let (Some(id), Some(_)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+    let pair = |id: &str, secret: &str| Some((var(id)?, var(secret)?, id.to_string()));
+    let env_keys = pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"));
+    if matches!(credentials.base, Base::DefaultChain)
+        && let Some((id, _, name)) = env_keys
+    {
         let session = if var("AWS_SESSION_TOKEN").is_some() {
             " with a session token"
         } else {
@@ -65,50 +64,35 @@ fn describe_env(profile: Option<&str>) -> Source {
             "environment",
             None,
             format!(
-                "environment variables AWS_ACCESS_KEY_ID ({}){session}",
+                "environment variables {name} ({}){session}",
                 mask_key_id(&id)
             ),
         );
     }
-    let (name, why) = match (var("AWS_PROFILE"), var("AWS_DEFAULT_PROFILE")) {
-        (Some(p), _) => (p, "AWS_PROFILE"),
-        (None, Some(p)) => (p, "AWS_DEFAULT_PROFILE"),
-        (None, None) => ("default".to_string(), "the default profile"),
-    };
-    source(
+    let (name, choice) = credentials.profile(settings);
+    let mut out = source(
         "profile",
         Some(name.clone()),
-        if why == "the default profile" {
-            format!("profile default ({why}), if the shared files define it")
-        } else {
-            format!("profile {name} ({why})")
-        },
-    )
-}
-
-/// The source in effect, with the profile's kind read from the shared files.
-pub async fn describe(profile_override: Option<&str>) -> Result<Source, ProfileFileLoadError> {
-    let mut source = describe_env(profile_override);
-    if source.kind != "profile" {
-        return Ok(source);
-    }
-    let name = source.profile.clone().unwrap_or_else(|| "default".into());
-    let profiles = aws_config::profile::load(
-        &Fs::real(),
-        &Env::real(),
-        &Default::default(),
-        Some(Cow::Owned(name.clone())),
-    )
-    .await?;
+        format!("profile {name} ({})", choice.describe()),
+    );
+    let explicit = choice != crate::aws_files::ProfileChoice::Default;
+    let profiles = match &cx.files.profiles {
+        Ok(p) => p,
+        Err(e) => {
+            out.profile_kind = Some("unknown");
+            out.summary = format!("the shared AWS config files do not parse: {e}");
+            return out;
+        }
+    };
     let Some(profile) = profiles.get_profile(&name) else {
-        if profile_override.is_some() || var("AWS_PROFILE").is_some() {
-            source.profile_kind = Some("missing");
-            source.summary =
+        if explicit {
+            out.profile_kind = Some("missing");
+            out.summary =
                 format!("profile {name}, which is in neither the config nor the credentials file");
-            return Ok(source);
+            return out;
         }
         // No default profile: the chain goes on to the sources that need no file.
-        return Ok(after_profiles());
+        return after_profiles(settings);
     };
     let get = |k: &str| profile.get(k).filter(|v| !v.is_empty());
     let (kind, detail) = if let Some(role) = get("role_arn") {
@@ -135,19 +119,20 @@ pub async fn describe(profile_override: Option<&str>) -> Result<Source, ProfileF
         ("static-keys", format!("access key {}", mask_key_id(id)))
     } else if get("login_session").is_some() {
         ("login", "`aws login` session".to_string())
-    } else if profile_override.is_none() && var("AWS_PROFILE").is_none() {
+    } else if !explicit {
         // A default profile with only settings such as `region`: the chain goes on.
-        return Ok(after_profiles());
+        return after_profiles(settings);
     } else {
         ("unknown", "no credential settings".to_string())
     };
-    source.profile_kind = Some(kind);
-    source.summary = format!("{}: {detail}", source.summary);
-    Ok(source)
+    out.profile_kind = Some(kind);
+    out.summary = format!("{}: {detail}", out.summary);
+    out
 }
 
 /// The chain's steps after the profile files.
-fn after_profiles() -> Source {
+fn after_profiles(settings: &Settings) -> Source {
+    let var = |name: &str| settings.nonempty(name).map(str::to_string);
     let source = |kind, summary: String| Source {
         kind,
         profile_kind: None,
@@ -170,7 +155,7 @@ fn after_profiles() -> Source {
         };
         return source("container", format!("container credentials ({which})"));
     }
-    if var("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if settings.is_true("AWS_EC2_METADATA_DISABLED") {
         return source(
             "none",
             "none: no keys, no profile, no web identity, no container credentials, and instance metadata is disabled (AWS_EC2_METADATA_DISABLED)".into(),

@@ -1,180 +1,253 @@
-//! The data path shared by every front end: host -> identity -> cache -> fetch -> answer.
+//! The data path shared by every front end: host -> credential source -> cache decision ->
+//! fetch -> answer.
 
-use crate::cache::{self, Cache, CacheError, Entry};
+use crate::aws_files::AwsFiles;
+use crate::cache::{self, Cache, CacheError, Entry, Slot};
+use crate::credentials::CredentialSource;
 use crate::error::Error;
-use crate::fetch::{self, Selection};
-use crate::identity;
+use crate::fetch;
 use crate::log::{debug, warning};
-use crate::registry::EcrHost;
+use crate::policy::{self, Decision};
+use crate::registry::{EcrHost, TokenScope};
 use crate::secret::Secret;
+use crate::settings::Settings;
 use std::time::{Duration, Instant};
 
-/// How long a whole `get` may take unless `AWS_ECR_TIMEOUT` (seconds) says otherwise. Docker and
-/// the kubelet wait on us; a pull must fail in bounded time rather than hang.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// With a usable token in hand, a refresh may delay a `get` by this much at most: an outage
+/// or a hung endpoint must not cost every pull the whole timeout.
+pub const REFRESH_BUDGET: Duration = Duration::from_secs(3);
 
 /// Credentials for one registry.
 #[derive(Debug, Clone)]
 pub struct Token {
     pub username: String,
     pub password: Secret,
-    /// Unix seconds.
+    /// Unix seconds, by our clock.
     pub expires_at: f64,
-    pub origin: Origin,
+    /// The caller's own registry in the token's region, when AWS named it.
+    pub proxy_endpoint: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Served from the cache without any network call.
-    Cache,
-    /// Fetched from AWS now.
-    Fetched,
-    /// A refresh failed; served from the cache while still valid.
-    Stale,
-}
-
-/// What else selects credentials for a request: a per-registry profile or role, a pod's role.
-/// Its `identity` pairs enter the cache key, so each mapping has entries of its own.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub selection: Selection,
-    pub identity: Vec<(String, String)>,
-}
-
-impl Token {
-    fn from_entry(entry: Entry, origin: Origin) -> Token {
+impl From<Entry> for Token {
+    fn from(entry: Entry) -> Token {
         Token {
             username: entry.username,
             password: entry.password,
             expires_at: entry.expires_at,
-            origin,
+            proxy_endpoint: entry.proxy_endpoint,
         }
     }
 }
 
-/// `AWS_ECR_TIMEOUT` in seconds (fractions allowed), else [`DEFAULT_TIMEOUT`].
-pub fn timeout_from_env() -> Duration {
-    std::env::var("AWS_ECR_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_TIMEOUT)
+/// Everything one call reads from outside, read once: the environment, the AWS shared files,
+/// and the cache they lead to.
+#[derive(Debug)]
+pub struct Context {
+    pub settings: Settings,
+    pub files: AwsFiles,
+    pub cache: Cache,
 }
 
-/// The cache key for `host` under `request`'s identity.
-pub fn cache_key(host: &EcrHost, request: &Request) -> String {
-    format!("{}{}", identity_prefix(request), host.token_scope().key())
-}
-
-/// The identity part of cache keys, with its trailing separator.
-pub fn identity_prefix(request: &Request) -> String {
-    let extra: Vec<(&str, &str)> = request
-        .identity
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    format!("{}/", identity::fingerprint(&extra).as_str())
-}
-
-/// Credentials for `host`: from the cache when fresh, otherwise from AWS under the refresh lock.
-pub fn token_for(host: &EcrHost, request: &Request) -> Result<Token, Error> {
-    let deadline = Instant::now() + timeout_from_env();
-    let key = cache_key(host, request);
-    let mut cache = Cache::from_env();
-    let cached = match cache.as_ref().and_then(|c| c.lookup(&key)) {
-        Some(entry) if entry.is_fresh(cache::now()) => {
-            debug!("cache hit for {} ({key})", host.host);
-            if let Some(c) = &cache
-                && !entry.hosts.contains(&host.host)
-            {
-                c.remember_host(&key, &host.host);
-            }
-            return Ok(Token::from_entry(entry, Origin::Cache));
+impl Context {
+    pub fn load(settings: Settings) -> Result<Context, Error> {
+        let files = AwsFiles::load(&settings).map_err(|e| {
+            Error::Config(format!(
+                "{e}; the AWS SDK reads this file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
+            ))
+        })?;
+        let mut cache = Cache::from_settings(&settings);
+        if files.too_large_to_key {
+            warning!(
+                "an AWS config file is larger than {} MiB; working without the cache for this call",
+                crate::aws_files::MAX_KEYED >> 20
+            );
+            cache = Cache::disabled();
         }
-        other => other,
-    };
-    debug!(
-        "cache miss for {} ({key}): {}",
-        host.host,
-        if cached.is_some() {
-            "entry is due for refresh"
-        } else {
-            "no entry"
-        }
-    );
+        Ok(Context {
+            settings,
+            files,
+            cache,
+        })
+    }
 
-    // Hold the refresh lock, then look again: whoever held it before us may have just fetched.
-    // A token that is due for refresh but still valid is served at once when another process
-    // holds the lock: one refresher is enough, and nobody waits on it.
-    let can_serve_cached = cached.as_ref().is_some_and(|e| e.is_usable(cache::now()));
-    let lock_deadline = if can_serve_cached {
+    /// The cache key for `scope` under `source`.
+    pub fn cache_key(&self, scope: &TokenScope, source: &CredentialSource) -> String {
+        format!("{}/{}", self.identity_key(source), scope.key())
+    }
+
+    /// The identity part of cache keys, with its trailing separator: one identity's entries.
+    pub fn identity_key(&self, source: &CredentialSource) -> String {
+        source.identity_key(&self.settings, &self.files)
+    }
+}
+
+/// Credentials for `host`: from the cache when fresh, otherwise from AWS under the refresh lock,
+/// as [`policy::decide`] says.
+pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Result<Token, Error> {
+    let scope = host.token_scope();
+    let key = cx.cache_key(&scope, source);
+    let slot = cx.cache.slot(&key);
+    let decision = decide(&slot);
+    if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
+        return answer;
+    }
+    if crate::log::enabled(crate::log::Level::Debug) {
+        debug!(
+            "cache miss for {} ({key}): {}; credentials from {}",
+            host.host,
+            if slot.entry.is_some() {
+                "the entry is due for refresh"
+            } else {
+                "no entry"
+            },
+            crate::source::describe(cx, source).summary
+        );
+    }
+
+    // One refresher per key. With a usable token nobody waits for it: the token is served.
+    // Without one, waiters hold on until it is done, then look again.
+    let have_token = decision == Decision::ServeAndRefresh;
+    let lock_deadline = if have_token {
         Instant::now()
     } else {
-        deadline
+        cx.settings.deadline
     };
-    let _guard = match cache.as_ref().map(|c| c.lock_refresh(&key, lock_deadline)) {
-        Some(Ok(guard)) => Some(guard),
-        Some(Err(CacheError::LockTimeout(_))) => {
-            if let Some(entry) = cached.filter(|e| e.is_usable(cache::now())) {
+    let mut cache = cx.cache.clone();
+    let locked = match cache.lock_refresh(&key, lock_deadline) {
+        Ok(guard) => Some(guard),
+        Err(CacheError::LockTimeout(_)) if have_token => {
+            if let Some(entry) = slot.entry {
                 debug!("another process is refreshing {key}; serving the cached token meanwhile");
-                return Ok(Token::from_entry(entry, Origin::Cache));
+                return Ok(entry.into());
             }
             return Err(Error::TimedOut(
-                Some(timeout_from_env()),
+                Some(cx.settings.timeout),
                 "waiting for another ecr-login process to refresh the token",
             ));
         }
-        Some(Err(e)) => {
-            warning!("{e}; continuing without the cache");
-            cache = None;
+        Err(CacheError::LockTimeout(_)) => {
+            return Err(Error::TimedOut(
+                Some(cx.settings.timeout),
+                "waiting for another ecr-login process to refresh the token",
+            ));
+        }
+        Err(e @ CacheError::HolderStuck(..)) => {
+            warning!("{e}; fetching the token without waiting for it");
             None
         }
-        None => None,
-    };
-    let cached = match &cache {
-        Some(c) => c.lookup(&key),
-        None => cached,
-    };
-    let cached = match cached {
-        Some(entry) if entry.is_fresh(cache::now()) => {
-            debug!("another process refreshed {key} while we waited");
-            return Ok(Token::from_entry(entry, Origin::Cache));
+        Err(e) => {
+            warning!("{e}; continuing without the cache");
+            cache = Cache::disabled();
+            None
         }
-        other => other,
     };
+    let slot = if locked.is_some() {
+        cache.slot(&key)
+    } else {
+        slot
+    };
+    let decision = decide(&slot);
+    if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
+        debug!("another process settled {key} while we waited");
+        return answer;
+    }
 
-    match fetch::fetch_blocking(&host.token_scope(), &request.selection, deadline) {
-        Ok(fetched) => {
-            // The hosts this scope served so far stay listed (for `list`) across a refresh.
-            let mut hosts = cached.map(|e| e.hosts).unwrap_or_default();
-            if !hosts.contains(&host.host) {
-                hosts.push(host.host.clone());
-            }
-            let entry = Entry {
-                username: fetched.username,
-                password: fetched.password,
-                issued_at: cache::now(),
-                expires_at: fetched.expires_at,
-                hosts,
-            };
-            if let Some(c) = &cache
-                && let Err(e) = c.store(&key, entry.clone(), deadline)
-            {
+    let now = cache::now();
+    let usable = slot.entry.as_ref().filter(|e| e.is_usable(now));
+    let deadline = match usable {
+        Some(_) => cx.settings.deadline.min(Instant::now() + REFRESH_BUDGET),
+        None => cx.settings.deadline,
+    };
+    let result = fetch::fetch_blocking(cx, &scope, source, deadline).and_then(|fetched| {
+        let received = cache::now();
+        let lifetime = policy::lifetime(fetched.expires_at, fetched.server_time, received)
+            .ok_or(Error::BadToken("it had already expired by AWS's own clock"))?;
+        // The hosts this scope served so far stay listed (for `list`) across a refresh.
+        let mut hosts = slot
+            .entry
+            .as_ref()
+            .map(|e| e.hosts.clone())
+            .unwrap_or_default();
+        if !hosts.contains(&host.host) {
+            hosts.push(host.host.clone());
+        }
+        Ok(Entry {
+            username: fetched.username,
+            password: fetched.password,
+            issued_at: lifetime.issued_at,
+            expires_at: lifetime.expires_at,
+            hosts,
+            proxy_endpoint: fetched.proxy_endpoint,
+        })
+    });
+    match result {
+        Ok(entry) => {
+            if let Err(e) = cache.store(&key, entry.clone(), cx.settings.deadline) {
                 warning!("could not save the token in the cache: {e}");
             }
-            Ok(Token::from_entry(entry, Origin::Fetched))
+            Ok(entry.into())
         }
-        Err(err) => match cached {
-            Some(entry) if entry.is_usable(cache::now()) => {
-                warning!(
-                    "{}: refreshing the token failed ({err}); using the cached one, valid for {:.0} more minutes",
-                    host.host,
-                    entry.remaining(cache::now()) / 60.0
-                );
-                Ok(Token::from_entry(entry, Origin::Stale))
+        Err(err) => {
+            if err.is_worth_remembering() {
+                cache.record_failure(&key, &err.to_string(), cx.settings.deadline);
             }
-            _ => Err(err),
-        },
+            match slot.entry.filter(|e| e.is_usable(cache::now())) {
+                Some(entry) => {
+                    warning!(
+                        "{}: refreshing the token failed ({err}); using the cached one, valid for {:.0} more minutes",
+                        host.host,
+                        entry.remaining(cache::now()) / 60.0
+                    );
+                    Ok(entry.into())
+                }
+                None => Err(err),
+            }
+        }
+    }
+}
+
+fn decide(slot: &Slot) -> Decision {
+    policy::decide(
+        slot.entry.as_ref().map(Entry::lifetime).as_ref(),
+        slot.failure.as_ref(),
+        cache::now(),
+    )
+}
+
+/// The answer when the decision needs no fetch.
+fn answer_from_cache(
+    cx: &Context,
+    host: &EcrHost,
+    key: &str,
+    slot: &Slot,
+    decision: Decision,
+) -> Option<Result<Token, Error>> {
+    match decision {
+        Decision::Serve => {
+            debug!("cache hit for {} ({key})", host.host);
+            if slot
+                .entry
+                .as_ref()
+                .is_some_and(|e| !e.hosts.contains(&host.host))
+            {
+                cx.cache.remember_host(key, &host.host);
+            }
+            slot.entry.clone().map(|e| Ok(e.into()))
+        }
+        Decision::ServeBackingOff => {
+            debug!(
+                "{}: the token is due for refresh, but a refresh failed lately; serving the cached one",
+                host.host
+            );
+            slot.entry.clone().map(|e| Ok(e.into()))
+        }
+        Decision::FailFast(retry_in) => {
+            let failure = slot.failure.as_ref()?;
+            Some(Err(Error::Remembered {
+                reason: failure.reason.clone(),
+                retry_in,
+            }))
+        }
+        Decision::ServeAndRefresh | Decision::Refresh => None,
     }
 }

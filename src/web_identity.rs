@@ -5,27 +5,22 @@
 //! it would be worse than this one call. It runs inside [`crate::fetch::fetch`], so only on a
 //! cache miss and under the same deadline, timeouts and retries as the ECR call.
 
+use crate::credentials::PodRole;
 use crate::error::Error;
 use crate::fetch;
 use crate::log::debug;
-use crate::secret::Secret;
+use crate::settings::Settings;
 use aws_config::SdkConfig;
 use aws_sdk_ecr::config::Credentials;
 use std::time::Instant;
 
-/// A role to assume with a web identity token.
-#[derive(Debug, Clone)]
-pub struct WebIdentity {
-    pub role_arn: String,
-    /// The OIDC token (a Kubernetes service account token).
-    pub token: Secret,
-    /// Shows up in CloudTrail next to the role; names the service account.
-    pub session_name: String,
-}
-
 /// Exchanges the token for the role's temporary credentials. STS does not sign this call, so
 /// the node's own credentials are neither needed nor used.
-pub async fn assume(config: &SdkConfig, identity: &WebIdentity) -> Result<Credentials, Error> {
+pub async fn assume(
+    settings: &Settings,
+    config: &SdkConfig,
+    identity: &PodRole,
+) -> Result<Credentials, Error> {
     let started = Instant::now();
     let mut builder = aws_sdk_sts::config::Builder::from(config);
     builder.set_credentials_provider(None);
@@ -37,7 +32,7 @@ pub async fn assume(config: &SdkConfig, identity: &WebIdentity) -> Result<Creden
         .web_identity_token(identity.token.expose())
         .send()
         .await
-        .map_err(|e| denial(fetch::sdk_error(e, &sts_endpoint(config))))?;
+        .map_err(|e| denial(fetch::sdk_error(e, &sts_endpoint(settings, config))))?;
     let creds = out
         .credentials
         .ok_or_else(|| Error::Credentials("STS answered without credentials".into()))?;
@@ -69,10 +64,11 @@ fn denial(err: Error) -> Error {
 }
 
 /// Where the call went, for network error messages.
-fn sts_endpoint(config: &SdkConfig) -> String {
+fn sts_endpoint(settings: &Settings, config: &SdkConfig) -> String {
     ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
         .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .find_map(|v| settings.nonempty(v))
+        .map(crate::redact::url)
         .unwrap_or_else(|| {
             let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
             format!("https://sts.{region}.amazonaws.com")

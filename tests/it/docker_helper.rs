@@ -426,13 +426,16 @@ fn expired_tokens_are_never_served() {
 }
 
 #[test]
-fn short_lived_tokens_are_refetched() {
+fn a_token_expired_on_arrival_is_refused_and_remembered() {
     let env = TestEnv::new();
     env.aws.set_lifetime(Duration::from_millis(1));
-    let a = env.get_ok(PRIVATE);
-    let b = env.get_ok(PRIVATE);
-    assert_ne!(a["Secret"], b["Secret"]);
-    assert_eq!(env.aws.count("ecr"), 2);
+    for _ in 0..3 {
+        let out = env.get(PRIVATE);
+        assert_not_found(&out);
+        assert!(stderr(&out).contains("already expired"), "{}", stderr(&out));
+    }
+    // Refused, and remembered: asking again at once would only get another dead token.
+    assert_eq!(env.aws.count("ecr"), 1);
 }
 
 #[test]

@@ -278,11 +278,12 @@ fn entry() -> impl Strategy<Value = Entry> {
             issued_at,
             expires_at,
             hosts,
+            proxy_endpoint: None,
         })
 }
 
 fn cache_json(entries: &BTreeMap<String, Entry>) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({"version": 1, "entries": entries})).unwrap()
+    serde_json::to_vec(&serde_json::json!({"version": 2, "entries": entries})).unwrap()
 }
 
 /// The expiry rules hold for any times a file can hold: never fresh or usable once expired.
@@ -394,9 +395,10 @@ fn cache_file_on_disk_heals() {
             issued_at: cache::now(),
             expires_at: cache::now() + 3600.0,
             hosts: vec![],
+            proxy_endpoint: None,
         };
         cache.store("k", fresh.clone(), far()).unwrap();
-        std::fs::write(cache.path(), &bytes).unwrap();
+        std::fs::write(cache.path().unwrap(), &bytes).unwrap();
         let _ = cache.lookup("k");
         let _ = cache.entries_with_prefix("");
         cache

@@ -607,8 +607,13 @@ fn arguments() {
     let out = env.run(&["kubelet", "--version"], b"");
     assert!(out.status.success());
     assert!(stdout(&out).contains("ecr-credential-provider"));
-    let out = env.run(&["kubelet", "--bogus"], b"");
-    assert_fails(&out, "unexpected argument");
+    // A CredentialProviderConfig's `args` are accepted (the reference plugin takes them), not
+    // refused with a usage error: the kubelet would otherwise get no credentials at all.
+    let body = request("v1", &format!("{PRIVATE}/app"));
+    let out = env.run(&["kubelet", "--bogus", "get-credentials"], body.as_bytes());
+    parse_ok(&out);
+    let out = env.run(&["kubelet", "-v"], b"");
+    assert!(out.status.success());
 }
 
 #[test]

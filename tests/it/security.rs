@@ -455,16 +455,17 @@ fn no_secret_reaches_stderr_or_logs_in_any_scenario() {
 #[test]
 fn debug_output_hides_secrets() {
     use ecr_login::cache::Entry;
-    use ecr_login::fetch::{Fetched, Selection};
+    use ecr_login::credentials::{Base, CredentialSource, PodRole};
+    use ecr_login::fetch::Fetched;
     use ecr_login::secret::Secret;
-    use ecr_login::token::{Origin, Request, Token};
+    use ecr_login::token::Token;
 
     let password = Secret::new(ECR_PASSWORD);
     let token = Token {
         username: "AWS".into(),
         password: password.clone(),
         expires_at: 1.0,
-        origin: Origin::Fetched,
+        proxy_endpoint: None,
     };
     let entry = Entry {
         username: "AWS".into(),
@@ -472,28 +473,31 @@ fn debug_output_hides_secrets() {
         issued_at: 0.0,
         expires_at: 1.0,
         hosts: vec![PRIVATE.into()],
+        proxy_endpoint: None,
     };
     let fetched = Fetched {
         username: "AWS".into(),
         password,
         expires_at: 1.0,
+        server_time: None,
+        proxy_endpoint: None,
     };
-    let request = Request {
-        selection: Selection {
-            profile: Some("dev".into()),
-            role_arn: None,
-            credentials: Some(aws_credential_types::Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                Some(SESSION_TOKEN.into()),
-                None,
-                "test",
-            )),
-            ..Default::default()
-        },
-        identity: vec![],
+    let source = CredentialSource {
+        base: Base::PodRole(PodRole {
+            role_arn: "arn:aws:iam::123456789012:role/x".into(),
+            token: Secret::new(SESSION_TOKEN),
+            session_name: "s".into(),
+            claims: ["i".into(), "s".into(), "a".into()],
+        }),
+        role_arn: None,
+        sts_region: None,
     };
-    let text = format!("{token:?} {token:#?} {entry:?} {fetched:?} {request:?} {request:#?}");
+    let settings = ecr_login::settings::Settings::from_lookup(|name| match name {
+        "AWS_SECRET_ACCESS_KEY" => Some(SECRET_KEY.to_string()),
+        _ => None,
+    });
+    let text =
+        format!("{token:?} {token:#?} {entry:?} {fetched:?} {source:?} {source:#?} {settings:?}");
     for secret in [ECR_PASSWORD, SECRET_KEY, SESSION_TOKEN] {
         assert!(!text.contains(secret), "{text}");
     }

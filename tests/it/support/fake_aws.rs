@@ -59,6 +59,14 @@ struct State {
     password: Option<String>,
     /// Every password handed out, with its expiry (Unix seconds).
     issued: Vec<(String, f64)>,
+    /// AWS's clock minus ours: what the `Date` header and `expiresAt` are counted from.
+    clock_offset: f64,
+    /// `expiresAt` verbatim, whatever the clock.
+    expires_at: Option<f64>,
+    /// Send no `Date` header.
+    no_date: bool,
+    /// The role the instance-metadata endpoint names.
+    imds_role: String,
 }
 
 struct Shared {
@@ -128,6 +136,38 @@ impl FakeAws {
         self.state().lifetime = Some(lifetime);
     }
 
+    /// AWS's clock runs `offset` seconds ahead of ours (negative: behind).
+    pub fn set_clock_offset(&self, offset: f64) {
+        self.state().clock_offset = offset;
+    }
+
+    /// Every token's `expiresAt`, verbatim.
+    pub fn set_expires_at(&self, expires_at: f64) {
+        self.state().expires_at = Some(expires_at);
+    }
+
+    /// Answer without a `Date` header.
+    pub fn without_date(&self) {
+        self.state().no_date = true;
+    }
+
+    /// The instance role that the instance-metadata endpoint names (and whose credentials it
+    /// gives: key id `ASIAIMDS<ROLE>`).
+    pub fn set_imds_role(&self, role: &str) {
+        self.state().imds_role = role.to_string();
+    }
+
+    /// The base URL of the instance-metadata endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+    pub fn imds_url(&self) -> String {
+        self.url()
+    }
+
+    /// A container credentials URL (`AWS_CONTAINER_CREDENTIALS_FULL_URI`): the key id it gives
+    /// is derived from the `Authorization` header, so two pods' tokens get two identities.
+    pub fn container_url(&self) -> String {
+        format!("{}/container-credentials", self.url())
+    }
+
     /// Every token's password (otherwise each token gets a unique one).
     pub fn set_password(&self, password: &str) {
         self.state().password = Some(password.to_string());
@@ -186,7 +226,7 @@ impl Drop for FakeAws {
 
 fn handle(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let Some((headers, body)) = read_request(&mut stream) else {
+    let Some((request_line, headers, body)) = read_request(&mut stream) else {
         return;
     };
     let header = |name: &str| {
@@ -195,6 +235,14 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
+    if let Some(reply) = credential_endpoint(&request_line, &header, shared) {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+        let _ = stream.write_all(response.as_bytes());
+        return;
+    }
     let target = header("x-amz-target").unwrap_or_default();
     let form: Vec<(String, String)> = if target.is_empty() {
         parse_form(&body)
@@ -220,7 +268,7 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         })
         .unwrap_or_else(|| ("-".into(), "-".into()));
 
-    let (reply, delay, lifetime, password) = {
+    let (reply, delay, lifetime, password, clock_offset, fixed_expiry, no_date) = {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.calls.push(Call {
             service: service.clone(),
@@ -235,18 +283,27 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             .pop_front()
             .or_else(|| state.default_reply.clone())
             .unwrap_or(Reply::Token);
-        (reply, state.delay, state.lifetime, state.password.clone())
+        (
+            reply,
+            state.delay,
+            state.lifetime,
+            state.password.clone(),
+            state.clock_offset,
+            state.expires_at,
+            state.no_date,
+        )
     };
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
     let n = shared.counter.fetch_add(1, Ordering::SeqCst);
     let lifetime = lifetime.unwrap_or(Duration::from_secs(12 * 3600));
-    let expires = SystemTime::now()
+    let server_now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-        + lifetime.as_secs_f64();
+        + clock_offset;
+    let expires = fixed_expiry.unwrap_or(server_now + lifetime.as_secs_f64());
     let password = password.unwrap_or_else(|| {
         format!(
             "pw-{service}-{region}-{n}-k{}",
@@ -303,8 +360,13 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             }
         }
     };
+    let date = if no_date {
+        String::new()
+    } else {
+        format!("Date: {}\r\n", http_date(server_now))
+    };
     let response = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fake-{n}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fake-{n}\r\n{date}Connection: close\r\n\r\n{body}",
         if status == 200 { "OK" } else { "Error" },
         body.len()
     );
@@ -364,10 +426,11 @@ fn sts_reply(service: &str, form: &[(String, String)], n: u64) -> (u16, &'static
     )
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<(Vec<(String, String)>, String)> {
+fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, String)>, String)> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
+    let request_line = line.trim_end().to_string();
     let mut headers = Vec::new();
     loop {
         line.clear();
@@ -389,7 +452,90 @@ fn read_request(stream: &mut TcpStream) -> Option<(Vec<(String, String)>, String
         .unwrap_or(0);
     let mut body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut body).ok()?;
-    Some((headers, String::from_utf8_lossy(&body).into_owned()))
+    Some((
+        request_line,
+        headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
+}
+
+/// The container and instance-metadata credential endpoints: `Some(body)` when the request
+/// was for one of them. Each answer is counted as a call to `container` or `imds`.
+fn credential_endpoint(
+    request_line: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    shared: &Shared,
+) -> Option<String> {
+    let mut parts = request_line.split(' ');
+    let (method, path) = (parts.next()?, parts.next()?);
+    let creds = |key_id: String| {
+        format!(
+            r#"{{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"{key_id}","SecretAccessKey":"cred-secret","Token":"cred-session","Expiration":"2099-01-01T00:00:00Z","LastUpdated":"2026-01-01T00:00:00Z"}}"#
+        )
+    };
+    let tag = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let (service, body) = if path.starts_with("/container-credentials") {
+        let auth = header("authorization").unwrap_or_default();
+        ("container", creds(format!("ASIACONT{}", tag(&auth))))
+    } else if method == "PUT" && path == "/latest/api/token" {
+        ("imds", "fake-imds-session".to_string())
+    } else if path == "/latest/meta-data/iam/security-credentials/" {
+        let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let role = if state.imds_role.is_empty() {
+            "role-a"
+        } else {
+            &state.imds_role
+        };
+        ("imds", role.to_string())
+    } else if let Some(role) = path.strip_prefix("/latest/meta-data/iam/security-credentials/") {
+        ("imds", creds(format!("ASIAIMDS{}", tag(role))))
+    } else {
+        return None;
+    };
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.calls.push(Call {
+        service: service.to_string(),
+        region: "-".into(),
+        access_key: "-".into(),
+        form: Vec::new(),
+        session_token: None,
+    });
+    shared.changed.notify_all();
+    Some(body)
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds.
+fn http_date(secs: f64) -> String {
+    let secs = secs.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn parse_form(body: &str) -> Vec<(String, String)> {

@@ -1,0 +1,201 @@
+//! Reading files that someone else may name, without hanging and without trusting too much.
+//!
+//! A path from the environment can name a FIFO (an `open` that waits for a writer forever),
+//! `/dev/zero` (a read that never ends), or a file planted by another user. Every such file is
+//! opened non-blocking, must be a regular file, and is read up to a bound; files that steer which
+//! token goes where must also belong to us (or root) and be writable by nobody else.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Who must own a file for us to act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Anyone: the AWS SDKs read these files whoever owns them.
+    Any,
+    /// Us or root, and not writable by group or others: the file steers tokens.
+    Owner,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a regular file ({kind})", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{} is larger than {max} bytes", path.display())]
+    TooLarge { path: PathBuf, max: u64 },
+    #[error("{} is not trusted: {why}; {fix}", path.display())]
+    Untrusted {
+        path: PathBuf,
+        why: String,
+        fix: String,
+    },
+}
+
+/// The whole file, or `None` when it does not exist.
+pub fn read(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>, FileError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(FileError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    read_open(path, file, max, trust).map(Some)
+}
+
+/// Reads an opened file after checking what it is (the checks are on the opened file, so a
+/// rename between check and read changes nothing).
+fn read_open(path: &Path, file: File, max: u64, trust: Trust) -> Result<Vec<u8>, FileError> {
+    let io = |source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = file.metadata().map_err(io)?;
+    check(path, &meta, trust)?;
+    if meta.len() > max {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow between fstat and read: the bound holds all the same.
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A regular file, and, for [`Trust::Owner`], ours (or root's) and writable by nobody else.
+pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), FileError> {
+    if !meta.is_file() {
+        return Err(FileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(meta),
+        });
+    }
+    if trust == Trust::Owner {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        let untrusted = |why: String, fix: String| FileError::Untrusted {
+            path: path.to_path_buf(),
+            why,
+            fix,
+        };
+        if meta.uid() != euid && meta.uid() != 0 {
+            return Err(untrusted(
+                format!(
+                    "it is owned by uid {}, not by you (uid {euid}) or root",
+                    meta.uid()
+                ),
+                format!(
+                    "if its content is yours, `chown {euid} {}`; otherwise remove it",
+                    path.display()
+                ),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(untrusted(
+                format!(
+                    "it is writable by group or others (mode {:o})",
+                    meta.mode() & 0o777
+                ),
+                format!("`chmod go-w {}`", path.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read(&fifo, 100, Trust::Any),
+            Err(FileError::NotRegular { kind: "a FIFO", .. })
+        ));
+        assert!(matches!(
+            read(Path::new("/dev/zero"), 100, Trust::Any),
+            Err(FileError::NotRegular { .. })
+        ));
+        assert!(matches!(
+            read(dir.path(), 100, Trust::Any),
+            Err(FileError::NotRegular { .. })
+        ));
+        assert!(
+            read(&dir.path().join("none"), 100, Trust::Any)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bounds_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "12345").unwrap();
+        assert_eq!(read(&f, 5, Trust::Any).unwrap().unwrap(), b"12345");
+        assert!(matches!(
+            read(&f, 4, Trust::Any),
+            Err(FileError::TooLarge { max: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn owner_trust_refuses_writable_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read(&f, 5, Trust::Owner).is_ok());
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let err = read(&f, 5, Trust::Owner).unwrap_err().to_string();
+        assert!(err.contains("chmod go-w"), "{err}");
+        assert!(read(&f, 5, Trust::Any).is_ok());
+    }
+}

@@ -1,0 +1,248 @@
+//! When to serve, refresh, or fail without asking AWS: one pure function of what the cache
+//! holds for a key and the time.
+//!
+//! Failed refreshes are remembered in the cache, per key and shared by every process, so that
+//! a herd of pulls during throttling or an outage costs a bounded number of API calls and each
+//! `get` a bounded time: with a usable token nobody waits on a refresh that is known to fail,
+//! and without one, callers inside the backoff window get the remembered reason at once.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest a token is trusted to live, whatever `expiresAt` says: ECR tokens last 12 hours,
+/// and an absurd expiry must not keep a token cached forever.
+pub const MAX_LIFETIME: f64 = 12.0 * 3600.0 + 60.0;
+
+/// A token and what we know of its lifetime, by our own clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lifetime {
+    /// Unix seconds when we received it.
+    pub issued_at: f64,
+    /// Unix seconds when it expires: the lifetime AWS gave it, counted from `issued_at`.
+    pub expires_at: f64,
+}
+
+impl Lifetime {
+    fn length(&self) -> f64 {
+        (self.expires_at - self.issued_at).max(0.0)
+    }
+
+    /// Refreshed once half its lifetime has passed, leaving the other half to ride out an
+    /// outage. After the clock steps back the issue time lies ahead: not fresh then.
+    pub fn is_fresh(&self, now: f64) -> bool {
+        now >= self.issued_at - 300.0
+            && now < self.issued_at + self.length() / 2.0
+            && now < self.expires_at
+    }
+
+    /// Good enough to hand out: never expired, nor about to expire under a client that is
+    /// starting a push.
+    pub fn is_usable(&self, now: f64) -> bool {
+        let margin = (self.length() / 4.0).min(60.0);
+        now < self.expires_at - margin
+    }
+}
+
+/// A refresh that failed, as every process sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The error, as the user saw it (no secret ever reaches an error message).
+    pub reason: String,
+    /// Unix seconds of the last failure.
+    pub at: f64,
+    /// Failures in a row.
+    pub count: u32,
+}
+
+impl Failure {
+    /// How long after the last failure nobody asks again. Short when callers have no token
+    /// (they are waiting on us), long when a usable token carries them through.
+    pub fn backoff(&self, have_token: bool) -> f64 {
+        let (base, cap) = if have_token {
+            (30.0, 600.0)
+        } else {
+            (5.0, 60.0)
+        };
+        let doublings = self.count.saturating_sub(1).min(16);
+        (base * f64::from(1u32 << doublings)).min(cap)
+    }
+
+    /// Seconds until a caller may ask AWS again; zero when it may now.
+    pub fn retry_in(&self, have_token: bool, now: f64) -> f64 {
+        // A failure "in the future" (the clock stepped back) does not hold anyone.
+        if now < self.at {
+            return 0.0;
+        }
+        (self.at + self.backoff(have_token) - now).max(0.0)
+    }
+}
+
+/// What to do for one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// The token is fresh: answer with it.
+    Serve,
+    /// The token is due for refresh but usable: refresh if nobody else is, within a short
+    /// budget, and answer with the cached token if that fails.
+    ServeAndRefresh,
+    /// The token is due, but a refresh failed lately: answer with it and leave AWS alone.
+    ServeBackingOff,
+    /// No usable token: fetch one, waiting for whoever else is fetching it.
+    Refresh,
+    /// No usable token and a refresh failed lately: answer with that failure at once. The
+    /// number is the seconds left until someone may ask AWS again.
+    FailFast(f64),
+}
+
+pub fn decide(token: Option<&Lifetime>, failure: Option<&Failure>, now: f64) -> Decision {
+    let usable = token.is_some_and(|t| t.is_usable(now));
+    if token.is_some_and(|t| t.is_fresh(now)) {
+        return Decision::Serve;
+    }
+    let backing_off = failure.map_or(0.0, |f| f.retry_in(usable, now));
+    match (usable, backing_off > 0.0) {
+        (true, false) => Decision::ServeAndRefresh,
+        (true, true) => Decision::ServeBackingOff,
+        (false, false) => Decision::Refresh,
+        (false, true) => Decision::FailFast(backing_off),
+    }
+}
+
+/// The lifetime of a token received at `received` (our clock) that AWS says expires at
+/// `expires_at`, judged by AWS's own clock (`server_now`, the response's `Date`) when known: a
+/// local clock hours off neither discards a good token nor keeps an expired one. `None` when
+/// the token is already expired by AWS's clock (or by ours, without a `Date`).
+pub fn lifetime(expires_at: f64, server_now: Option<f64>, received: f64) -> Option<Lifetime> {
+    // `Date` has whole seconds: the server's clock may be up to a second past it.
+    let left = expires_at - server_now.map_or(received, |d| d + 1.0);
+    if left.is_nan() || left <= 0.0 {
+        return None;
+    }
+    Some(Lifetime {
+        issued_at: received,
+        expires_at: received + left.min(MAX_LIFETIME),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(issued: f64, length: f64) -> Lifetime {
+        Lifetime {
+            issued_at: issued,
+            expires_at: issued + length,
+        }
+    }
+
+    fn failure(at: f64, count: u32) -> Failure {
+        Failure {
+            reason: "throttled".into(),
+            at,
+            count,
+        }
+    }
+
+    const H12: f64 = 43_200.0;
+
+    #[test]
+    fn fresh_tokens_are_served() {
+        let t = token(1000.0, H12);
+        assert_eq!(decide(Some(&t), None, 1000.0), Decision::Serve);
+        assert_eq!(
+            decide(Some(&t), Some(&failure(999.0, 3)), 2000.0),
+            Decision::Serve
+        );
+    }
+
+    #[test]
+    fn due_tokens_refresh_unless_backing_off() {
+        let t = token(0.0, H12);
+        let now = H12 * 0.6;
+        assert_eq!(decide(Some(&t), None, now), Decision::ServeAndRefresh);
+        assert_eq!(
+            decide(Some(&t), Some(&failure(now - 10.0, 1)), now),
+            Decision::ServeBackingOff
+        );
+        assert_eq!(
+            decide(Some(&t), Some(&failure(now - 31.0, 1)), now),
+            Decision::ServeAndRefresh
+        );
+        assert_eq!(
+            decide(Some(&t), Some(&failure(now - 31.0, 2)), now),
+            Decision::ServeBackingOff,
+            "the backoff doubles"
+        );
+    }
+
+    #[test]
+    fn without_a_token_failures_fail_fast_for_a_short_while() {
+        assert_eq!(decide(None, None, 100.0), Decision::Refresh);
+        assert_eq!(
+            decide(None, Some(&failure(98.0, 1)), 100.0),
+            Decision::FailFast(3.0)
+        );
+        assert_eq!(
+            decide(None, Some(&failure(90.0, 1)), 100.0),
+            Decision::Refresh
+        );
+        assert_eq!(
+            decide(None, Some(&failure(90.0, 3)), 100.0),
+            Decision::FailFast(10.0)
+        );
+        assert_eq!(
+            decide(None, Some(&failure(100.0, 40)), 100.0),
+            Decision::FailFast(60.0),
+            "capped"
+        );
+        let expired = token(0.0, 10.0);
+        assert_eq!(decide(Some(&expired), None, 100.0), Decision::Refresh);
+        assert_eq!(
+            decide(None, Some(&failure(200.0, 1)), 100.0),
+            Decision::Refresh,
+            "a failure in the future holds nobody"
+        );
+    }
+
+    #[test]
+    fn lifetimes_follow_the_servers_clock() {
+        // The local clock 13 hours fast: AWS's own Date says the token has 12 hours.
+        let local = 1_000_000.0 + 13.0 * 3600.0;
+        let l = lifetime(1_000_000.0 + H12, Some(1_000_000.0), local).unwrap();
+        assert_eq!(l.issued_at, local);
+        assert_eq!(l.expires_at, local + H12 - 1.0);
+        // Expired by AWS's clock.
+        assert!(lifetime(1000.0, Some(1001.0), 500.0).is_none());
+        // No Date: our clock decides.
+        assert!(lifetime(1000.0, None, 1001.0).is_none());
+        assert_eq!(lifetime(1100.0, None, 1000.0).unwrap().expires_at, 1100.0);
+        // Absurd expiries are clamped.
+        let l = lifetime(1e13, Some(999.0), 1000.0).unwrap();
+        assert_eq!(l.expires_at, 1000.0 + MAX_LIFETIME);
+        assert!(lifetime(f64::NAN, None, 1.0).is_none());
+        assert!(
+            lifetime(f64::INFINITY, None, 1.0).is_some_and(|l| l.expires_at == 1.0 + MAX_LIFETIME)
+        );
+    }
+
+    #[test]
+    fn freshness() {
+        let e = token(1000.0, H12);
+        assert!(e.is_fresh(1000.0));
+        assert!(e.is_fresh(22_000.0));
+        assert!(!e.is_fresh(23_000.0));
+        assert!(e.is_usable(23_000.0));
+        assert!(!e.is_usable(44_150.0));
+        let short = token(0.0, 4.0);
+        assert!(short.is_usable(2.9));
+        assert!(!short.is_usable(3.0));
+        assert!(
+            !token(10_000.0, 100.0).is_fresh(1000.0),
+            "issued in the future"
+        );
+        let stepped_back = Lifetime {
+            issued_at: 1100.0,
+            expires_at: 990.0,
+        };
+        assert!(!stepped_back.is_fresh(1000.0));
+    }
+}

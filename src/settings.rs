@@ -1,0 +1,244 @@
+//! The environment, read once at the edge.
+//!
+//! Every decision below the front ends (which profile, which cache directory, how long a call may
+//! take, what the cache key holds) is made from this one value, so that what keys the cache and
+//! what selects the credentials can never have read two different environments, and so that
+//! tests can build any environment without touching the process's own.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a whole call may take unless `AWS_ECR_TIMEOUT` (seconds) says otherwise. Docker and
+/// the kubelet wait on us; a pull must fail in bounded time rather than hang.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every variable any part of the program looks at. Reading a fixed list (rather than the whole
+/// environment) keeps the hit path to a few lookups and allocations.
+const NAMES: &[&str] = &[
+    "HOME",
+    "PATH",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_ACCOUNT_ID",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_ENDPOINT_URL_ECR_PUBLIC",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_EC2_METADATA_V1_DISABLED",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CA_BUNDLE",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_ECR_TIMEOUT",
+    "AWS_ECR_CACHE_DIR",
+    "AWS_ECR_DISABLE_CACHE",
+    "AWS_ECR_IGNORE_CREDS_STORAGE",
+    "AWS_ECR_CONFIG",
+    "AWS_ECR_LOG_LEVEL",
+    "AWS_ECR_LOG_FILE",
+    "AWS_ECR_ROLE_ARN",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "HELM_REGISTRY_CONFIG",
+];
+
+/// The environment of one call, and the one deadline every wait in it runs under.
+#[derive(Clone)]
+pub struct Settings {
+    /// Set variables, in [`NAMES`] order. A value that is not UTF-8 counts as unset.
+    vars: Vec<(&'static str, String)>,
+    /// Where variables outside [`NAMES`] come from (those a `credential_process` command line
+    /// references): the process, or a fixed map in tests.
+    others: Others,
+    pub timeout: Duration,
+    pub deadline: Instant,
+}
+
+impl std::fmt::Debug for Settings {
+    /// Names only: values include secret keys and tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.vars.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The process's environment; the deadline starts now.
+    pub fn from_process() -> Settings {
+        let mut s = Settings::from_lookup(process_var);
+        s.others = Others::Process;
+        s
+    }
+
+    /// Any environment, for tests and for callers that build one.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+        let vars: Vec<(&'static str, String)> = NAMES
+            .iter()
+            .filter_map(|name| lookup(name).map(|v| (*name, v)))
+            .collect();
+        let timeout = vars
+            .iter()
+            .find(|(k, _)| *k == "AWS_ECR_TIMEOUT")
+            .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        Settings {
+            vars,
+            others: Others::Map(Vec::new()),
+            timeout,
+            deadline: Instant::now() + timeout,
+        }
+    }
+
+    /// The value of a set variable, even an empty one (`AWS_PROFILE=` means something).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        debug_assert!(NAMES.contains(&name), "{name} is not in settings::NAMES");
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Any other variable (one that a `credential_process` command line names).
+    pub fn other(&self, name: &str) -> Option<String> {
+        match &self.others {
+            Others::Process => process_var(name),
+            Others::Map(map) => map.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+        }
+    }
+
+    /// The value of a variable that is set and not empty.
+    pub fn nonempty(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// `true` in any case, as the SDKs read boolean variables.
+    pub fn is_true(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// `HOME`, when it is an absolute path. It is read from the environment only, never from the
+    /// password database: a test (or a service) without `HOME` must never reach a real home.
+    pub fn home(&self) -> Option<&Path> {
+        self.nonempty("HOME")
+            .map(Path::new)
+            .filter(|h| h.is_absolute())
+    }
+
+    /// A path as the AWS SDKs and the Go helper read it: a leading `~` component is the home
+    /// directory. Without a home it stays literal, and so names no file.
+    pub fn expand_home(&self, path: &str) -> PathBuf {
+        let rest = match path.strip_prefix('~') {
+            Some("") => "",
+            Some(rest) if rest.starts_with('/') => rest.trim_start_matches('/'),
+            _ => return PathBuf::from(path),
+        };
+        match self.home() {
+            Some(home) => home.join(rest),
+            None => PathBuf::from(path),
+        }
+    }
+
+    /// The time left until the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+#[derive(Clone)]
+enum Others {
+    Process,
+    Map(Vec<(String, String)>),
+}
+
+fn process_var(name: &str) -> Option<String> {
+    std::env::var_os(name).and_then(|v| v.into_string().ok())
+}
+
+#[cfg(test)]
+impl Settings {
+    pub fn with_other(mut self, name: &str, value: &str) -> Settings {
+        if let Others::Map(map) = &mut self.others {
+            map.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    pub fn for_test(vars: &[(&str, &str)]) -> Settings {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|n| map.get(n).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_unset_differ() {
+        let s = Settings::for_test(&[("AWS_PROFILE", "")]);
+        assert_eq!(s.get("AWS_PROFILE"), Some(""));
+        assert_eq!(s.nonempty("AWS_PROFILE"), None);
+        assert_eq!(s.get("AWS_DEFAULT_PROFILE"), None);
+    }
+
+    #[test]
+    fn expands_a_leading_tilde_only() {
+        let s = Settings::for_test(&[("HOME", "/home/u")]);
+        assert_eq!(s.expand_home("~/cfg"), PathBuf::from("/home/u/cfg"));
+        assert_eq!(s.expand_home("~"), PathBuf::from("/home/u"));
+        assert_eq!(s.expand_home("~user/cfg"), PathBuf::from("~user/cfg"));
+        assert_eq!(s.expand_home("/a/~/b"), PathBuf::from("/a/~/b"));
+        let no_home = Settings::for_test(&[]);
+        assert_eq!(no_home.expand_home("~/cfg"), PathBuf::from("~/cfg"));
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(Settings::for_test(&[]).timeout, DEFAULT_TIMEOUT);
+        let s = Settings::for_test(&[("AWS_ECR_TIMEOUT", "2.5")]);
+        assert_eq!(s.timeout, Duration::from_millis(2500));
+        for bad in ["0", "-1", "nan", "x", "99999"] {
+            let s = Settings::for_test(&[("AWS_ECR_TIMEOUT", bad)]);
+            assert_eq!(s.timeout, DEFAULT_TIMEOUT, "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_values() {
+        let s = Settings::for_test(&[("AWS_SECRET_ACCESS_KEY", "sekrit")]);
+        assert!(!format!("{s:?}").contains("sekrit"));
+    }
+}
