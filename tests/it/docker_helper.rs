@@ -371,28 +371,11 @@ fn malformed_tokens_are_errors() {
 }
 
 /// Rewrites every cached entry's times, as if the clock had moved.
-fn age_cache(env: &TestEnv, issued_at: f64, expires_at: f64) {
-    let text = std::fs::read_to_string(env.cache_file()).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for (_, entry) in v["entries"].as_object_mut().unwrap() {
-        entry["issued_at"] = issued_at.into();
-        entry["expires_at"] = expires_at.into();
-    }
-    std::fs::write(env.cache_file(), v.to_string()).unwrap();
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 #[test]
 fn half_life_triggers_refresh() {
     let env = TestEnv::new();
     let first = env.get_ok(PRIVATE);
-    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     let second = env.get_ok(PRIVATE);
     assert_ne!(first["Secret"], second["Secret"]);
     assert_eq!(env.aws.count("ecr"), 2);
@@ -402,7 +385,7 @@ fn half_life_triggers_refresh() {
 fn failed_refresh_serves_a_valid_cached_token_with_a_warning() {
     let env = TestEnv::new();
     let first = env.get_ok(PRIVATE);
-    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     env.aws.always(Reply::AccessDenied);
     let out = env.get(PRIVATE);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -419,7 +402,7 @@ fn failed_refresh_serves_a_valid_cached_token_with_a_warning() {
 fn expired_tokens_are_never_served() {
     let env = TestEnv::new();
     env.get_ok(PRIVATE);
-    age_cache(&env, now() - 100.0, now() - 1.0);
+    env.age_cache(now() - 100.0, now() - 1.0);
     env.aws.always(Reply::ServerError);
     let out = env.get(PRIVATE);
     assert_not_found(&out);
@@ -500,7 +483,7 @@ fn a_killed_refresher_does_not_block_the_next_call() {
 fn a_token_due_for_refresh_is_served_while_another_process_refreshes() {
     let env = TestEnv::new();
     let old = env.get_ok(PRIVATE);
-    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     // One process refreshes and holds the refresh lock while the endpoint is slow.
     env.aws.set_delay(Duration::from_secs(30));
     let mut refresher = env.spawn_get(PRIVATE);
@@ -518,7 +501,7 @@ fn list_keeps_registries_across_a_refresh() {
     let env = TestEnv::new();
     env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
     env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com");
-    age_cache(&env, now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
     assert_eq!(env.aws.count("ecr"), 2, "the aged entry was refreshed");
     let out = env.run(&["list"], b"unused");

@@ -12,13 +12,6 @@ use support::*;
 
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// A listener that accepts connections and never reads or answers them.
 fn silent_endpoint() -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -157,31 +150,20 @@ fn short_lived_tokens_are_never_served_after_they_expire() {
     );
 }
 
-/// Rewrites every cached entry's times.
-fn set_times(env: &TestEnv, issued_at: f64, expires_at: f64) {
-    let text = std::fs::read_to_string(env.cache_file()).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for (_, entry) in v["entries"].as_object_mut().unwrap() {
-        entry["issued_at"] = issued_at.into();
-        entry["expires_at"] = expires_at.into();
-    }
-    std::fs::write(env.cache_file(), v.to_string()).unwrap();
-}
-
 /// A laptop wakes up and NTP steps the clock back: an entry's issue time is now in the
 /// future, while its expiry (AWS's clock) has passed. It must not be served as fresh.
 #[test]
 fn a_clock_stepped_back_never_revives_an_expired_token() {
     let env = TestEnv::new();
     env.get_ok(PRIVATE);
-    set_times(&env, now() + 120.0, now() - 10.0);
+    env.age_cache(now() + 120.0, now() - 10.0);
     env.aws.always(Reply::ServerError);
     let out = env.get(PRIVATE);
     assert_not_found(&out);
 
     let env = TestEnv::new();
     let first = env.get_ok(PRIVATE);
-    set_times(&env, now() + 120.0, now() - 10.0);
+    env.age_cache(now() + 120.0, now() - 10.0);
     let second = env.get_ok(PRIVATE);
     assert_ne!(first["Secret"], second["Secret"]);
     assert_eq!(env.aws.count("ecr"), 2);

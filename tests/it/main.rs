@@ -11,6 +11,7 @@ mod e2e_clients;
 mod faults;
 mod fuzz;
 mod hostile;
+mod identity;
 mod kubelet;
 mod load;
 mod logging;

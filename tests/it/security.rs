@@ -270,20 +270,6 @@ fn traced_env(n: usize) -> TestEnv {
     env
 }
 
-fn age_cache(env: &TestEnv) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    let text = std::fs::read_to_string(env.cache_file()).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for (_, entry) in v["entries"].as_object_mut().unwrap() {
-        entry["issued_at"] = (now - 7.0 * 3600.0).into();
-        entry["expires_at"] = (now + 5.0 * 3600.0).into();
-    }
-    std::fs::write(env.cache_file(), v.to_string()).unwrap();
-}
-
 #[test]
 fn no_secret_reaches_stderr_or_logs_in_any_scenario() {
     let mut t = Transcript::default();
@@ -315,7 +301,7 @@ fn no_secret_reaches_stderr_or_logs_in_any_scenario() {
     }
 
     // A refresh that fails and serves the cached token, with a warning.
-    age_cache(&env);
+    env.make_due();
     env.aws.always(Reply::AccessDenied);
     secret_of(&t.run(&env, &["get"], PRIVATE.as_bytes()));
 

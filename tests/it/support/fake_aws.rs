@@ -237,7 +237,7 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
     };
     if let Some(reply) = credential_endpoint(&request_line, &header, shared) {
         let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\nConnection: close\r\n\r\n{reply}",
             reply.len()
         );
         let _ = stream.write_all(response.as_bytes());

@@ -146,6 +146,23 @@ impl TestEnv {
         serde_json::from_slice(&out.stdout).expect("get prints JSON")
     }
 
+    /// Rewrites every cache entry's issue and expiry times (Unix seconds): to make a token due
+    /// for refresh, or expired, without waiting hours.
+    pub fn age_cache(&self, issued_at: f64, expires_at: f64) {
+        let text = std::fs::read_to_string(self.cache_file()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (_, entry) in v["entries"].as_object_mut().unwrap() {
+            entry["issued_at"] = issued_at.into();
+            entry["expires_at"] = expires_at.into();
+        }
+        std::fs::write(self.cache_file(), v.to_string()).unwrap();
+    }
+
+    /// Makes every cached token due for refresh but still valid for hours.
+    pub fn make_due(&self) {
+        self.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    }
+
     pub fn write_file(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -195,6 +212,14 @@ pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
         stdout: out_reader.join().unwrap(),
         stderr: err_reader.join().unwrap(),
     }
+}
+
+/// Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 pub fn stdout(out: &Output) -> String {
