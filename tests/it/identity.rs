@@ -16,7 +16,8 @@ const KEY_TWO: &str = "AKIAFAKEFAKEFAKETWO2";
 /// An environment whose credentials come from the shared files, not from variables.
 fn files_env() -> TestEnv {
     let mut env = TestEnv::new();
-    env.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
     env
 }
 
@@ -110,7 +111,12 @@ fn a_config_file_over_a_mebibyte_is_keyed_whole() {
         .calls()
         .iter()
         .filter(|c| c.service == "sts:AssumeRole")
-        .filter_map(|c| c.form.iter().find(|(k, _)| k == "RoleArn").map(|(_, v)| v.clone()))
+        .filter_map(|c| {
+            c.form
+                .iter()
+                .find(|(k, _)| k == "RoleArn")
+                .map(|(_, v)| v.clone())
+        })
         .collect();
     assert_eq!(
         roles,
@@ -135,7 +141,11 @@ fn a_literal_tilde_in_the_file_variables_is_the_home_directory() {
         write(&path, &keys("[default]", KEY_ONE));
         assert_eq!(signer(&env), "ONE1", "{var}");
         write(&path, &keys("[default]", KEY_TWO));
-        assert_eq!(signer(&env), "TWO2", "{var}: the old identity's token was served");
+        assert_eq!(
+            signer(&env),
+            "TWO2",
+            "{var}: the old identity's token was served"
+        );
     }
 }
 
@@ -144,13 +154,19 @@ fn a_literal_tilde_in_the_file_variables_is_the_home_directory() {
 #[test]
 fn an_empty_aws_profile_is_not_an_unset_one() {
     let mut env = files_env();
-    env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", env.aws.container_url());
+    env.set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        env.aws.container_url(),
+    );
     env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "podtoken");
     write(&credentials_file(&env), &keys("[default]", KEY_ONE));
     assert_eq!(signer(&env), "ONE1");
     env.set("AWS_PROFILE", "");
     let container = signer(&env);
-    assert_ne!(container, "ONE1", "the default profile's token went to the container identity");
+    assert_ne!(
+        container, "ONE1",
+        "the default profile's token went to the container identity"
+    );
     env.unset("AWS_PROFILE");
     assert_eq!(signer(&env), "ONE1");
 }
@@ -183,7 +199,10 @@ fn aws_default_profile_selects_the_profile_doctor_names() {
 #[test]
 fn pods_with_one_credentials_uri_and_two_tokens_are_two_identities() {
     let mut env = files_env();
-    env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", env.aws.container_url());
+    env.set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        env.aws.container_url(),
+    );
     env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "token-for-a");
     let a = signer(&env);
     env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "token-for-b");
@@ -193,8 +212,14 @@ fn pods_with_one_credentials_uri_and_two_tokens_are_two_identities() {
     // The same through a token file with the same path (EKS Pod Identity mounts one).
     let mut env = files_env();
     let token_file = env.write_file("pod-identity-token", "token-for-a");
-    env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", env.aws.container_url());
-    env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path_str(&token_file));
+    env.set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        env.aws.container_url(),
+    );
+    env.set(
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        path_str(&token_file),
+    );
     let a = signer(&env);
     write(&token_file, "token-for-b");
     let b = signer(&env);
@@ -214,15 +239,26 @@ fn an_edited_credential_process_or_its_variables_change_the_identity() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     write(
         &config_file(&env),
-        &format!("[default]\ncredential_process = {} $TEAM\n", script.display()),
+        &format!(
+            "[default]\ncredential_process = {} $TEAM\n",
+            script.display()
+        ),
     );
     env.set("TEAM", "one");
     assert_eq!(signer(&env), "ONE1");
     // Edited in place: same path, same command line.
     std::fs::write(&script, body("AKIAFAKEFAKEFAKETRE3")).unwrap();
-    assert_eq!(signer(&env), "TRE3", "the edited script's identity got the old token");
+    assert_eq!(
+        signer(&env),
+        "TRE3",
+        "the edited script's identity got the old token"
+    );
     env.set("TEAM", "two");
-    assert_eq!(signer(&env), "TWO2", "a changed variable's identity got the old token");
+    assert_eq!(
+        signer(&env),
+        "TWO2",
+        "a changed variable's identity got the old token"
+    );
 }
 
 /// Two EC2 instances with different roles share a home directory (NFS, EFS), or an image was
@@ -245,8 +281,16 @@ fn instance_roles_on_two_machines_sharing_a_home() {
     env.aws.set_imds_role("role-two");
     let other = env.dir.path().join("other-machine");
     std::fs::create_dir_all(&other).unwrap();
-    std::fs::write(other.join("boot_id"), "11111111-2222-3333-4444-555555555555\n").unwrap();
-    std::fs::write(other.join("machine-id"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::write(
+        other.join("boot_id"),
+        "11111111-2222-3333-4444-555555555555\n",
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("machine-id"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let script = format!(
         "mount --bind {o}/boot_id /proc/sys/kernel/random/boot_id && mount --bind {o}/machine-id /etc/machine-id && exec \"$0\" get",
         o = other.display()
@@ -304,9 +348,17 @@ fn rewriting_the_credentials_file_during_cold_gets_never_crosses_identities() {
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         writer.join().unwrap();
         write(&creds, &keys("[default]", KEY_ONE));
-        assert_eq!(signer(&env), "ONE1", "round {round}: identity one got two's token");
+        assert_eq!(
+            signer(&env),
+            "ONE1",
+            "round {round}: identity one got two's token"
+        );
         write(&creds, &keys("[default]", KEY_TWO));
-        assert_eq!(signer(&env), "TWO2", "round {round}: identity two got one's token");
+        assert_eq!(
+            signer(&env),
+            "TWO2",
+            "round {round}: identity two got one's token"
+        );
     }
 }
 

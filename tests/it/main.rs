@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bounds;
 mod build_script;
 mod config_file;
 mod configure;
@@ -16,4 +17,5 @@ mod kubelet;
 mod load;
 mod logging;
 mod security;
+mod trust;
 mod version;
