@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod hostile;
 mod identity;
+mod identity_oracle;
 mod kubelet;
 mod load;
 mod logging;

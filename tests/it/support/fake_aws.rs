@@ -426,7 +426,10 @@ fn sts_reply(service: &str, form: &[(String, String)], n: u64) -> (u16, &'static
     )
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, String)>, String)> {
+/// The request line, the headers and the body.
+type Request = (String, Vec<(String, String)>, String);
+
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
