@@ -274,8 +274,9 @@ fn describe_endpoint(settings: &Settings, scope: &TokenScope, variants: bool) ->
     scope.default_endpoint()
 }
 
-/// An error and its sources as one line of their `Display` texts: the SDK's own rendering
-/// includes `Debug` dumps of its internals, which help nobody reading a `docker pull` failure.
+/// An error and its sources as one line of their `Display` texts, with every URL in them
+/// redacted: the SDK's own rendering includes `Debug` dumps of its internals, which help nobody
+/// reading a `docker pull` failure, and its texts repeat endpoints that may carry a password.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
@@ -286,7 +287,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         next = err.source();
     }
-    parts.join(": ")
+    crate::redact::text(&parts.join(": "))
 }
 
 /// `base64("AWS:<password>")` to its parts. Anything else is an error, never a panic.
@@ -314,7 +315,7 @@ where
             let err = ctx.err();
             let code = err.code().unwrap_or("Unknown");
             let code = code.rsplit('#').next().unwrap_or(code).to_string();
-            let message = err.message().unwrap_or("no message").to_string();
+            let message = crate::redact::text(err.message().unwrap_or("no message"));
             match code.as_str() {
                 "AccessDeniedException"
                 | "AccessDenied"
@@ -338,7 +339,7 @@ where
         }
         SdkError::DispatchFailure(_) => Error::Network {
             endpoint: endpoint.to_string(),
-            message: crate::redact::text(&error_chain(&e)),
+            message: error_chain(&e),
         },
         _ => Error::Service {
             code: "Unknown".into(),

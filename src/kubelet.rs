@@ -270,7 +270,6 @@ fn string_field(object: &Map<String, Value>, name: &str) -> Result<Option<String
 /// normalized references (`docker.io/library/nginx`); a bare Docker Hub name is read the way
 /// Docker reads it, for completeness.
 pub fn registry_of(image: &str) -> Result<String, KubeletError> {
-    let image = image.trim();
     if image.is_empty() {
         return Err(KubeletError::EmptyImage);
     }
@@ -281,24 +280,72 @@ pub fn registry_of(image: &str) -> Result<String, KubeletError> {
     if image.len() > registry::MAX_SERVER_URL_LEN {
         return Err(bad("it is too long"));
     }
-    if image.contains("://") {
-        return Err(bad("an image reference has no scheme"));
-    }
     if let Some(c) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad(&format!("it contains the character {c:?}")));
     }
-    let registry = match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        Some(("", _)) => return Err(bad("it has no registry")),
-        _ => "docker.io",
-    };
-    if let Some(c) = registry
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
-    {
-        return Err(bad(&format!("its registry contains {c:?}")));
+    if image.contains("://") {
+        return Err(bad("an image reference has no scheme"));
     }
+    let registry = match image.split_once('/') {
+        Some(("", _)) => return Err(bad("it has no registry")),
+        Some((first, _)) if first.contains(['.', ':', '@']) || first == "localhost" => first,
+        _ => return Ok("docker.io".to_string()),
+    };
+    check_domain(registry).map_err(|why| bad(&why))?;
     Ok(registry.to_string())
+}
+
+/// The reference grammar's `domain`: DNS labels of letters, digits and inner hyphens (or an
+/// IPv6 literal in brackets), then an optional numeric port. No userinfo, no trailing dot: a
+/// host read differently here and by the runtime could get another registry's token.
+fn check_domain(domain: &str) -> Result<(), String> {
+    if domain.contains('@') {
+        return Err("its registry has a user name (`user@`), which image references cannot".into());
+    }
+    let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or("its registry has an unclosed `[`")?;
+        if v6.is_empty() || !v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+            return Err("its registry is not an IPv6 literal".into());
+        }
+        match after {
+            "" => (None, None),
+            p => (
+                None,
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or("bad text after the IPv6 literal")?,
+                ),
+            ),
+        }
+    } else {
+        match domain.split_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(domain), None),
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("its registry's port {port:?} is not a number"));
+    }
+    if let Some(host) = host {
+        if host.ends_with('.') {
+            return Err("its registry host ends with a dot".into());
+        }
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !host.split('.').all(label_ok) {
+            return Err("its registry is not a host name".into());
+        }
+    }
+    Ok(())
 }
 
 /// The ECR host for `registry` and the credentials to use: an ECR host (or an alias from the
@@ -508,7 +555,8 @@ mod tests {
             ("docker.io/library/nginx", "docker.io"),
             ("library/nginx", "docker.io"),
             ("nginx", "docker.io"),
-            ("  Registry.Example.COM/x  ", "Registry.Example.COM"),
+            ("Registry.Example.COM/x", "Registry.Example.COM"),
+            ("[fe80::1]:5000/x", "[fe80::1]:5000"),
         ] {
             assert_eq!(registry_of(image).unwrap(), registry, "{image}");
         }
@@ -520,7 +568,11 @@ mod tests {
             "evil.example.com@123456789012.dkr.ecr.us-west-2.amazonaws.com/x",
             "a b.example.com/x",
             "host.example.com\n/x",
-            "[::1]:5000/x",
+            "  Registry.Example.COM/x  ",
+            "user:pw@123456789012.dkr.ecr.us-west-2.amazonaws.com/x",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com./x",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com:44a/x",
+            "-bad.example.com/x",
         ] {
             assert!(registry_of(image).is_err(), "{image:?} was accepted");
         }

@@ -7,18 +7,19 @@
 
 use std::fmt;
 
-/// DNS suffixes of the partitions that run ECR, longest first so that a suffix that ends
-/// another (`amazonaws.com.cn` vs `amazonaws.com`) is tried first.
-const SUFFIXES: &[(&str, &str)] = &[
-    ("on.amazonwebservices.com.cn", "aws-cn"),
-    ("amazonaws.com.cn", "aws-cn"),
-    ("csp.hci.ic.gov", "aws-iso-f"),
-    ("cloud.adc-e.uk", "aws-iso-e"),
-    ("sc2s.sgov.gov", "aws-iso-b"),
-    ("amazonaws.com", "aws"),
-    ("amazonaws.eu", "aws-eusc"),
-    ("c2s.ic.gov", "aws-iso"),
-    ("on.aws", "aws"),
+/// DNS suffixes of the partitions that run ECR, with the partitions whose regions they serve,
+/// longest first so that a suffix that ends another (`amazonaws.com.cn` vs `amazonaws.com`)
+/// is tried first. GovCloud shares the commercial suffixes.
+const SUFFIXES: &[(&str, &[&str])] = &[
+    ("on.amazonwebservices.com.cn", &["aws-cn"]),
+    ("amazonaws.com.cn", &["aws-cn"]),
+    ("csp.hci.ic.gov", &["aws-iso-f"]),
+    ("cloud.adc-e.uk", &["aws-iso-e"]),
+    ("sc2s.sgov.gov", &["aws-iso-b"]),
+    ("amazonaws.com", &["aws", "aws-us-gov"]),
+    ("amazonaws.eu", &["aws-eusc"]),
+    ("c2s.ic.gov", &["aws-iso"]),
+    ("on.aws", &["aws", "aws-us-gov"]),
 ];
 
 /// The longest server URL we look at. Real ones are under 300 bytes.
@@ -82,11 +83,12 @@ impl EcrHost {
                 fips: p.fips,
                 dual_stack: p.dual_stack,
             },
-            Registry::Public { dual_stack } => TokenScope {
+            // Both names of ECR Public take the same token: one scope, one API call.
+            Registry::Public { .. } => TokenScope {
                 public: true,
                 region: PUBLIC_REGION.to_string(),
                 fips: false,
-                dual_stack: *dual_stack,
+                dual_stack: false,
             },
         }
     }
@@ -139,6 +141,22 @@ impl fmt::Display for TokenScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key())
     }
+}
+
+/// The partition a region belongs to, by its name.
+pub fn partition_of(region: &str) -> &'static str {
+    [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("eusc-", "aws-eusc"),
+    ]
+    .iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, partition)| partition)
 }
 
 /// The DNS suffix of `region`'s partition.
@@ -262,7 +280,7 @@ pub fn classify(host: &str) -> Option<Registry> {
         "ecr-public.aws.com" => return Some(Registry::Public { dual_stack: true }),
         _ => {}
     }
-    let (&(suffix, partition), head) = SUFFIXES.iter().find_map(|entry| {
+    let (&(suffix, partitions), head) = SUFFIXES.iter().find_map(|entry| {
         let head = host.strip_suffix(entry.0)?.strip_suffix('.')?;
         Some((entry, head))
     })?;
@@ -280,6 +298,12 @@ pub fn classify(host: &str) -> Option<Registry> {
         _ => return None,
     };
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) || !is_region(region) {
+        return None;
+    }
+    // A region under another partition's suffix names no registry: its token would come from
+    // a region the host does not belong to.
+    let partition = partition_of(region);
+    if !partitions.contains(&partition) {
         return None;
     }
     Some(Registry::Private(PrivateRegistry {
@@ -465,6 +489,11 @@ mod tests {
             "x123456789012.dkr.ecr.us-west-2.amazonaws.com",
             "a.123456789012.dkr.ecr.us-west-2.amazonaws.com",
             "123456789012.dkr.ecr.us-west-2.amazonaws.com.",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.cn",
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com",
+            "123456789012.dkr-ecr.cn-north-1.on.aws",
+            "123456789012.dkr.ecr.us-iso-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.com",
             "127.0.0.1",
             "[::1]:443",
             "docker.io",

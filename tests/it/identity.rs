@@ -326,7 +326,11 @@ fn rewriting_the_credentials_file_during_cold_gets_never_crosses_identities() {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let id = if n.is_multiple_of(2) { KEY_ONE } else { KEY_TWO };
+                    let id = if n.is_multiple_of(2) {
+                        KEY_ONE
+                    } else {
+                        KEY_TWO
+                    };
                     let tmp = creds.with_extension(format!("w{n}"));
                     std::fs::write(&tmp, keys("[default]", id)).unwrap();
                     std::fs::rename(&tmp, &creds).unwrap();
