@@ -77,6 +77,7 @@ pub fn command() -> Command {
             "Accept `docker logout` (Docker protocol): nothing was stored, so nothing is erased",
         ))
         .subcommand(Command::new("version").about("Print the version"))
+        .subcommand(crate::login_password::command())
         .subcommand(crate::configure::command())
         .subcommand(crate::doctor::command())
         .subcommand(
@@ -161,6 +162,7 @@ fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
     match matches.subcommand() {
         Some((action, _)) if is_docker_action(action) => docker_action(settings, action),
         Some(("configure", m)) => crate::configure::run(&settings, m),
+        Some(("get-login-password", m)) => crate::login_password::run(settings, m),
         Some(("doctor", m)) => crate::doctor::run(settings, m),
         Some(("man", _)) => {
             let stdout = &mut std::io::stdout().lock();
@@ -199,7 +201,7 @@ fn clap_error(e: clap::Error, args: &[String]) -> i32 {
         }
         _ if matches!(
             args.first().map(String::as_str),
-            Some("configure" | "doctor")
+            Some("configure" | "doctor" | "get-login-password")
         ) =>
         {
             let _ = write!(std::io::stderr().lock(), "{e}");

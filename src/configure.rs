@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 
 /// The name clients derive the helper's binary from (`docker-credential-<name>`).
 pub const HELPER: &str = "ecr-login";
-pub const PUBLIC_HOST: &str = "public.ecr.aws";
 /// Largest client config we will edit; real ones are a few KiB.
 const MAX_FILE_SIZE: u64 = 16 << 20;
 
@@ -199,7 +198,7 @@ fn run_inner(
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
     if matches.get_flag("public") {
-        inputs.push(PUBLIC_HOST.to_string());
+        inputs.push(crate::registry::PUBLIC_HOST.to_string());
     }
     if inputs.is_empty() {
         return Err(ConfigureError::Registry(

@@ -17,7 +17,7 @@ use crate::docker::quote;
 use crate::error::Error;
 use crate::log::{debug, error, info};
 use crate::pod_role;
-use crate::registry::{self, EcrHost, HostError, Registry};
+use crate::registry::{self, EcrHost, HostError};
 use crate::resolve;
 use crate::settings::Settings;
 use crate::token::{self, Context, Token};
@@ -398,31 +398,18 @@ fn fallback_host(
     registry: &str,
     region: &str,
 ) -> Result<EcrHost, KubeletError> {
-    let bad_region = || KubeletError::BadRegion {
-        registry: registry.to_string(),
-        region: region.to_string(),
-    };
-    if !registry::is_region(region) {
-        return Err(bad_region());
-    }
-    let suffix = registry::partition_dns_suffix(region);
-    let Some(Registry::Private(mut private)) =
-        registry::classify(&format!("000000000000.dkr.ecr.{region}.{suffix}"))
-    else {
-        return Err(bad_region());
-    };
-    private.account = String::new();
-    private.fips = settings.is_true("AWS_USE_FIPS_ENDPOINT");
-    private.dual_stack = settings.is_true("AWS_USE_DUALSTACK_ENDPOINT");
-    let (host, port) = match registry.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().ok()),
+    let mut host =
+        EcrHost::for_region(settings, region).ok_or_else(|| KubeletError::BadRegion {
+            registry: registry.to_string(),
+            region: region.to_string(),
+        })?;
+    let (name, port) = match registry.rsplit_once(':') {
+        Some((name, port)) => (name, port.parse::<u16>().ok()),
         None => (registry, None),
     };
-    Ok(EcrHost {
-        host: host.to_ascii_lowercase(),
-        port,
-        registry: Registry::Private(private),
-    })
+    host.host = name.to_ascii_lowercase();
+    host.port = port;
+    Ok(host)
 }
 
 /// The response JSON: exactly the five documented fields.

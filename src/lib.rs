@@ -20,6 +20,7 @@ pub mod input;
 pub mod key;
 pub mod kubelet;
 pub mod log;
+pub mod login_password;
 pub mod man;
 pub mod pod_role;
 pub mod policy;

@@ -25,6 +25,9 @@ const SUFFIXES: &[(&str, &[&str])] = &[
 /// The longest server URL we look at. Real ones are under 300 bytes.
 pub const MAX_SERVER_URL_LEN: usize = 2048;
 
+/// ECR Public's registry.
+pub const PUBLIC_HOST: &str = "public.ecr.aws";
+
 /// The one region where ECR Public issues tokens.
 pub const PUBLIC_REGION: &str = "us-east-1";
 
@@ -68,6 +71,28 @@ pub enum HostError {
 }
 
 impl EcrHost {
+    /// The private registry scope of `region` (no account: a token serves every account of a
+    /// region), with the FIPS and dual-stack endpoints when the settings ask for them: for
+    /// hosts that only stand for a region (mirrors in front of ECR, `get-login-password`).
+    pub fn for_region(settings: &crate::settings::Settings, region: &str) -> Option<EcrHost> {
+        if !is_region(region) {
+            return None;
+        }
+        let suffix = partition_dns_suffix(region);
+        let host = format!("dkr.ecr.{region}.{suffix}");
+        let Some(Registry::Private(mut private)) = classify(&format!("000000000000.{host}")) else {
+            return None;
+        };
+        private.account = String::new();
+        private.fips = settings.is_true("AWS_USE_FIPS_ENDPOINT");
+        private.dual_stack = settings.is_true("AWS_USE_DUALSTACK_ENDPOINT");
+        Some(EcrHost {
+            host,
+            port: None,
+            registry: Registry::Private(private),
+        })
+    }
+
     /// The registry's base URL as `list` reports it.
     pub fn url(&self) -> String {
         format!("https://{}", self.host)

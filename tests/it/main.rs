@@ -8,6 +8,7 @@ mod config_file;
 mod configure;
 mod docker_helper;
 mod doctor;
+mod drop_in;
 mod e2e_clients;
 mod faults;
 mod fuzz;

@@ -1,0 +1,94 @@
+//! `get-login-password`: the registry password alone, for tools that take a password instead
+//! of running a helper (`docker login --password-stdin`, `helm registry login`, `skopeo
+//! login`, CI secrets). The same flags as `aws ecr get-login-password` and `aws ecr-public
+//! get-login-password`, but served from the cache with the helper's identity rules: a hit costs
+//! no Python start and no API call.
+
+use crate::error::Error;
+use crate::registry::{self, EcrHost};
+use crate::settings::Settings;
+use crate::token::{self, Context};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::io::Write;
+
+pub fn command() -> Command {
+    Command::new("get-login-password")
+        .about("Print the password for an ECR registry, as `aws ecr get-login-password` does (from the cache)")
+        .long_about(
+            "Prints the 12-hour registry password on stdout, for tools that take a password: \
+             `docker-credential-ecr-login get-login-password --region us-west-2 | docker login \
+             --username AWS --password-stdin 123456789012.dkr.ecr.us-west-2.amazonaws.com`. \
+             The token comes from the same cache as `get`, so a second call makes no AWS call.",
+        )
+        .arg(
+            Arg::new("region")
+                .long("region")
+                .value_name("REGION")
+                .help("The region of the registry (default: AWS_REGION, AWS_DEFAULT_REGION, or the profile's region)"),
+        )
+        .arg(
+            Arg::new("registry")
+                .long("registry")
+                .short('r')
+                .value_name("HOST")
+                .conflicts_with("public")
+                .help("An ECR registry host or server URL (or an [[alias]]): its region, endpoints and registry-config identity"),
+        )
+        .arg(
+            Arg::new("public")
+                .long("public")
+                .action(ArgAction::SetTrue)
+                .help("The password for ECR Public (public.ecr.aws), as `aws ecr-public get-login-password`"),
+        )
+}
+
+pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+    match password(settings, matches) {
+        Ok(password) => {
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{password}").and_then(|_| out.flush()) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "ecr-login: get-login-password: {e}");
+            1
+        }
+    }
+}
+
+fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
+    let region = matches
+        .get_one::<String>("region")
+        .map(|r| r.trim().to_string());
+    let (host, source) = if matches.get_flag("public") {
+        crate::resolve::resolve(&settings, registry::PUBLIC_HOST)?
+    } else if let Some(input) = matches.get_one::<String>("registry") {
+        let (host, source) = crate::resolve::resolve(&settings, input)?;
+        let host_region = host.token_scope().region;
+        if let Some(r) = region.as_ref().filter(|r| **r != host_region) {
+            return Err(Error::Config(format!(
+                "{} is in {host_region}, not {r}; leave out --region or name the registry of {r}",
+                host.host
+            )));
+        }
+        (host, source)
+    } else {
+        let cx = Context::load(settings.clone())?;
+        let region = region
+            .or_else(|| crate::kubelet::default_region(&cx))
+            .ok_or_else(|| {
+                Error::Config(
+                    "no region: pass --region, set AWS_REGION, or set a region in the AWS config"
+                        .into(),
+                )
+            })?;
+        let host = EcrHost::for_region(&settings, &region)
+            .ok_or_else(|| Error::Config(format!("{region:?} is not an AWS region name")))?;
+        (host, crate::credentials::CredentialSource::default_chain())
+    };
+    let cx = Context::load(settings)?;
+    let token = token::token_for(&cx, &host, &source)?;
+    Ok(token.password.expose().to_string())
+}
