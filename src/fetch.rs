@@ -108,7 +108,51 @@ pub async fn load_config(
             .build();
         loader = loader.credentials_provider(credentials);
     }
+    if let Some(client) = http_client(cx, &profile) {
+        loader = loader.http_client(client);
+    }
     loader.load().await
+}
+
+/// An HTTPS client that also trusts `AWS_CA_BUNDLE` (or the profile's `ca_bundle`), as the AWS
+/// CLI and the Go SDK do: behind a TLS-inspecting proxy, the proxy's CA. `None` for the SDK's
+/// default client. A bundle that cannot be read is warned about and left out, so that the
+/// call fails with the TLS error that names the endpoint.
+fn http_client(cx: &Context, profile: &str) -> Option<aws_sdk_ecr::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let path = cx
+        .settings
+        .nonempty("AWS_CA_BUNDLE")
+        .or_else(|| cx.files.setting(profile, "ca_bundle"))?;
+    let path = cx.settings.expand_home(path);
+    let pem = match crate::files::read(&path, 16 << 20, crate::files::Trust::Any) {
+        Ok(Some(pem)) => pem,
+        Ok(None) => {
+            crate::log::warning!(
+                "the CA bundle {} does not exist; not using it",
+                path.display()
+            );
+            return None;
+        }
+        Err(e) => {
+            crate::log::warning!("{e}; not using it as the CA bundle");
+            return None;
+        }
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::default().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| crate::log::warning!("the CA bundle {}: {e}", path.display()))
+        .ok()?;
+    debug!("trusting the CA bundle {} as well", path.display());
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context)
+            .build_https(),
+    )
 }
 
 /// True when an `AWS_ENDPOINT_URL*` override applies to this service: the SDK refuses an

@@ -148,3 +148,57 @@ fn get_login_password_is_served_from_the_cache() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not eu-west-1"), "{}", stderr(&out));
 }
+
+/// A TLS front (socat) for the fake, with a certificate of a test CA: the SDK trusts it only
+/// through `AWS_CA_BUNDLE` or the profile's `ca_bundle`, as behind a TLS-inspecting proxy.
+#[test]
+fn a_ca_bundle_is_trusted() {
+    if !require_tool("socat") || !require_tool("openssl") {
+        return;
+    }
+    let mut env = TestEnv::new();
+    let pki = support::e2e::make_pki(&env.dir.path().join("pki"), &["localhost"]);
+    let port = support::e2e::free_port();
+    let mut front = std::process::Command::new("socat")
+        .arg(format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},verify=0",
+            pki.cert.display(),
+            pki.key.display()
+        ))
+        .arg(format!("TCP:127.0.0.1:{}", env.aws.port()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ready when it accepts connections.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "socat did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.set("AWS_ENDPOINT_URL_ECR", format!("https://localhost:{port}"));
+    env.set("AWS_ECR_DISABLE_CACHE", "1");
+    let without = env.get(PRIVATE);
+    env.set("AWS_CA_BUNDLE", path_str(&pki.ca_file));
+    let with_env = env.get(PRIVATE);
+    env.unset("AWS_CA_BUNDLE");
+    std::fs::write(
+        env.home().join(".aws/config"),
+        format!("[default]\nca_bundle = {}\n", pki.ca_file.display()),
+    )
+    .unwrap();
+    let with_profile = env.get(PRIVATE);
+    let _ = front.kill();
+    let _ = front.wait();
+    assert_not_found(&without);
+    assert!(
+        with_env.status.success(),
+        "AWS_CA_BUNDLE: {}",
+        stderr(&with_env)
+    );
+    assert!(
+        with_profile.status.success(),
+        "ca_bundle: {}",
+        stderr(&with_profile)
+    );
+}
