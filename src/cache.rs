@@ -382,7 +382,7 @@ impl Cache {
 
     /// Writes a complete temp file beside the cache and renames it over the old one.
     fn write_file(&self, cache: &CacheFile) -> Result<(), CacheError> {
-        let (Some(dir), Some(path)) = (&self.dir, self.path()) else {
+        let Some(path) = self.path() else {
             return Ok(());
         };
         let body = serde_json::to_vec(&CacheFile {
@@ -391,21 +391,7 @@ impl Cache {
             failures: cache.failures.clone(),
         })
         .map_err(|e| CacheError::Write(path.clone(), e.into()))?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = dir.join(format!(".{FILE_NAME}.{}.{nanos}.tmp", std::process::id()));
-        let result = (|| {
-            let mut f = open_nofollow(&tmp, OpenOptions::new().write(true).create_new(true))?;
-            f.write_all(&body)?;
-            f.sync_data()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(|e| CacheError::Write(path, e))
+        crate::files::replace(&path, &body, 0o600, None).map_err(|e| CacheError::Write(path, e))
     }
 
     /// Creates the directory 0700, or checks that an existing one is safe to write in.

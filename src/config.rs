@@ -36,7 +36,6 @@ pub enum ConfigError {
 /// The parsed, checked file.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
-    pub path: PathBuf,
     pub registries: Vec<Mapping>,
     pub aliases: Vec<Alias>,
 }
@@ -241,7 +240,6 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
         });
     }
     Ok(RegistryConfig {
-        path: path.to_path_buf(),
         registries,
         aliases,
     })

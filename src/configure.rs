@@ -7,6 +7,9 @@
 //! the file by rename so that a crash never leaves half of it. A symlinked file stays a symlink
 //! (dotfile managers link these): the link's target is what gets rewritten.
 
+use crate::client_config::{
+    Client, ConfigureError, HELPER, Location, find_on_path, location, read_json_file,
+};
 use crate::config;
 use crate::error::Error;
 use crate::registry::HostError;
@@ -14,76 +17,8 @@ use crate::settings::Settings;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{Map, Value};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-
-/// The name clients derive the helper's binary from (`docker-credential-<name>`).
-pub const HELPER: &str = "ecr-login";
-/// Largest client config we will edit; real ones are a few KiB.
-const MAX_FILE_SIZE: u64 = 16 << 20;
-
-/// Which client's file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Client {
-    Docker,
-    Podman,
-    Helm,
-}
-
-impl Client {
-    pub fn name(self) -> &'static str {
-        match self {
-            Client::Docker => "docker",
-            Client::Podman => "podman",
-            Client::Helm => "helm",
-        }
-    }
-}
-
-/// A client's config file, and which rule chose it (to tell the user).
-#[derive(Debug, Clone)]
-pub struct Location {
-    pub client: Client,
-    pub path: PathBuf,
-    pub why: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigureError {
-    #[error("cannot find {0}: {1}")]
-    NoPath(&'static str, &'static str),
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{} is not valid JSON: {source}; it was left alone", path.display())]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{} {problem}; it was left alone", path.display())]
-    Shape {
-        path: PathBuf,
-        problem: &'static str,
-    },
-    #[error(
-        "{}: {host} is routed to the helper {helper:?}; pass --force to replace it",
-        .path.display()
-    )]
-    OtherHelper {
-        path: PathBuf,
-        host: String,
-        helper: String,
-    },
-    #[error("{0}")]
-    Registry(String),
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 /// The clap definition (also used for `--help` and the man page).
 pub fn command() -> Command {
@@ -298,70 +233,6 @@ fn registry_key(
     }
 }
 
-fn env_path(settings: &Settings, name: &str) -> Option<PathBuf> {
-    settings.nonempty(name).map(PathBuf::from)
-}
-
-/// Where `client` keeps the file we edit.
-pub fn location(settings: &Settings, client: Client) -> Result<Location, ConfigureError> {
-    let home = || settings.home().map(Path::to_path_buf);
-    let loc = |path: PathBuf, why: &str| Location {
-        client,
-        path,
-        why: why.to_string(),
-    };
-    match client {
-        Client::Docker => {
-            if let Some(dir) = env_path(settings, "DOCKER_CONFIG") {
-                return Ok(loc(dir.join("config.json"), "$DOCKER_CONFIG/config.json"));
-            }
-            home()
-                .map(|h| loc(h.join(".docker/config.json"), "~/.docker/config.json"))
-                .ok_or(ConfigureError::NoPath(
-                    "Docker's config",
-                    "set DOCKER_CONFIG or HOME",
-                ))
-        }
-        Client::Podman => {
-            if let Some(file) = env_path(settings, "REGISTRY_AUTH_FILE") {
-                return Ok(loc(file, "REGISTRY_AUTH_FILE names this file"));
-            }
-            let why = "podman's default auth file, as REGISTRY_AUTH_FILE is not set; it lives in the runtime directory, which is emptied at logout and reboot: set REGISTRY_AUTH_FILE, or rely on podman also reading Docker's config.json";
-            if let Some(dir) = env_path(settings, "XDG_RUNTIME_DIR") {
-                return Ok(loc(dir.join("containers/auth.json"), why));
-            }
-            // SAFETY: getuid has no preconditions and cannot fail.
-            let uid = unsafe { libc::getuid() };
-            Ok(loc(
-                PathBuf::from(format!("/run/containers/{uid}/auth.json")),
-                why,
-            ))
-        }
-        Client::Helm => {
-            if let Some(file) = env_path(settings, "HELM_REGISTRY_CONFIG") {
-                return Ok(loc(file, "$HELM_REGISTRY_CONFIG"));
-            }
-            if let Some(dir) = env_path(settings, "XDG_CONFIG_HOME") {
-                return Ok(loc(
-                    dir.join("helm/registry/config.json"),
-                    "$XDG_CONFIG_HOME/helm/registry/config.json",
-                ));
-            }
-            home()
-                .map(|h| {
-                    loc(
-                        h.join(".config/helm/registry/config.json"),
-                        "~/.config/helm/registry/config.json",
-                    )
-                })
-                .ok_or(ConfigureError::NoPath(
-                    "Helm's registry config",
-                    "set HELM_REGISTRY_CONFIG or HOME",
-                ))
-        }
-    }
-}
-
 /// A file's new content, ready to write.
 #[derive(Debug)]
 pub struct Plan {
@@ -395,73 +266,6 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
             owner,
         },
     ))
-}
-
-/// A client config as read: the document, the file's mode and its text.
-#[derive(Debug, Clone)]
-pub struct ClientFile {
-    pub doc: Map<String, Value>,
-    pub mode: u32,
-    /// Owner and group, kept when root edits a user's file (`sudo` with the user's HOME).
-    pub owner: (u32, u32),
-    pub text: String,
-}
-
-/// Reads a client config: `None` when absent; an empty file is an empty object.
-pub fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError> {
-    use std::io::Read;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(ConfigureError::Read {
-                path: path.to_path_buf(),
-                source: e,
-            });
-        }
-    };
-    let meta = file.metadata().map_err(|e| ConfigureError::Read {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    if !meta.is_file() {
-        return Err(ConfigureError::Shape {
-            path: path.to_path_buf(),
-            problem: "is not a regular file",
-        });
-    }
-    let mut text = String::new();
-    file.take(MAX_FILE_SIZE)
-        .read_to_string(&mut text)
-        .map_err(|e| ConfigureError::Read {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-    let doc = if text.trim().is_empty() {
-        Map::new()
-    } else {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(ConfigureError::Shape {
-                    path: path.to_path_buf(),
-                    problem: "does not hold a JSON object",
-                });
-            }
-            Err(e) => {
-                return Err(ConfigureError::Parse {
-                    path: path.to_path_buf(),
-                    source: e,
-                });
-            }
-        }
-    };
-    Ok(Some(ClientFile {
-        doc,
-        mode: meta.mode() & 0o7777,
-        owner: (meta.uid(), meta.gid()),
-        text,
-    }))
 }
 
 /// Problems found in a document before we know its path.
@@ -594,7 +398,7 @@ fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
-/// Writes a complete temp file beside `path` with `mode`, then renames it over `path`.
+/// Creates the directory (0700) if needed, then replaces the file (see [`files::replace`]).
 fn write_atomically(
     path: &Path,
     bytes: &[u8],
@@ -605,100 +409,17 @@ fn write_atomically(
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
+    if let Some(dir) = path
         .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
+        .filter(|d| !d.exists() && !d.as_os_str().is_empty())
+    {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(err)?;
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Some((uid, gid)) = owner {
-            // Only root can give a file away; for anyone else the owner is already right.
-            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
-        }
-        // The umask does not apply to an explicit chmod: the file keeps exactly its old mode.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
-}
-
-/// The first executable called `name` on `PATH`.
-pub fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
-    let path = settings.nonempty("PATH")?;
-    std::env::split_paths(path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// How a client config routes `host`: `Some(helper)` from `credHelpers`, else `credsStore`.
-pub fn route(doc: &Map<String, Value>, host: &str) -> Route {
-    if let Some(Value::String(h)) = doc
-        .get("credHelpers")
-        .and_then(|c| c.as_object())
-        .and_then(|c| c.get(host))
-    {
-        return Route::CredHelper(h.clone());
-    }
-    if doc
-        .get("auths")
-        .and_then(|a| a.as_object())
-        .is_some_and(|a| a.keys().any(|k| auth_key_host(k) == host))
-    {
-        return Route::Auths;
-    }
-    match doc.get("credsStore") {
-        Some(Value::String(s)) if !s.is_empty() => Route::CredsStore(s.clone()),
-        _ => Route::None,
-    }
-}
-
-/// How one client config routes one host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    CredHelper(String),
-    /// A stored login (`auths`), which podman prefers to a later file's helper.
-    Auths,
-    CredsStore(String),
-    None,
-}
-
-/// `https://host/v1/` and `host/namespace` keys of `auths` to their host.
-fn auth_key_host(key: &str) -> String {
-    let k = key.split_once("://").map_or(key, |(_, rest)| rest);
-    k.split('/').next().unwrap_or(k).to_ascii_lowercase()
+    crate::files::replace(path, bytes, mode, owner).map_err(err)
 }
 
 #[cfg(test)]
@@ -778,18 +499,5 @@ mod tests {
         let spaces = String::from_utf8(serialize(&doc, Some("{\n  \"b\": 1\n}\n"))).unwrap();
         assert!(spaces.starts_with("{\n  \"b\": 1,") && spaces.ends_with("}\n"));
         assert!(serialize(&doc, None).ends_with(b"}\n"));
-    }
-
-    #[test]
-    fn routes() {
-        let doc = obj(json!({
-            "credsStore": "desktop",
-            "credHelpers": {"a": "ecr-login"},
-            "auths": {"https://b/v1/": {}}
-        }));
-        assert_eq!(route(&doc, "a"), Route::CredHelper("ecr-login".into()));
-        assert_eq!(route(&doc, "b"), Route::Auths);
-        assert_eq!(route(&doc, "c"), Route::CredsStore("desktop".into()));
-        assert_eq!(route(&Map::new(), "c"), Route::None);
     }
 }

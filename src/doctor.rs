@@ -8,8 +8,8 @@
 //! token check shows the user name and expiry, never the password.
 
 use crate::cache;
+use crate::client_config::{self as configure, Client, Route};
 use crate::config::{self, RegistryConfig};
-use crate::configure::{self, Client, Route};
 use crate::credentials::CredentialSource;
 use crate::error::Error;
 use crate::fetch;

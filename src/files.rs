@@ -6,8 +6,8 @@
 //! token goes where must also belong to us (or root) and be writable by nobody else.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Who must own a file for us to act on it.
@@ -123,6 +123,56 @@ pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Replaces `path` with `bytes`: a complete temp file (`.<name>.<pid>.<nanos>.tmp`, never
+/// through a planted symlink) written beside it, given `mode` (and `owner`, when root edits a
+/// user's file), synced, then renamed over it. A reader sees the old file or the new one, and
+/// a crash leaves at most a temp file, never half a file.
+pub fn replace(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        if let Some((uid, gid)) = owner {
+            // Only root can give a file away; for anyone else the owner is already right.
+            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+        }
+        // The umask does not apply to an explicit chmod: the file gets exactly `mode`.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn kind_of(meta: &std::fs::Metadata) -> &'static str {

@@ -48,8 +48,6 @@ const USAGE: &str = "usage: ecr-credential-provider (or docker-credential-ecr-lo
 /// Why the kubelet gets no credentials. Each variant renders as the one line on stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeletError {
-    #[error("unexpected argument {0}; {USAGE}")]
-    Usage(String),
     #[error("cannot read the request from stdin: {0}")]
     Read(std::io::Error),
     #[error("the request is longer than {MAX_REQUEST} bytes")]

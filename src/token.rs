@@ -251,3 +251,63 @@ fn answer_from_cache(
         Decision::ServeAndRefresh | Decision::Refresh => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_secrets() {
+        use crate::cache::Entry;
+        use crate::credentials::{Base, CredentialSource, PodRole};
+        use crate::fetch::Fetched;
+        use crate::secret::Secret;
+        use crate::token::Token;
+
+        let password = Secret::new("ecr-password-do-not-print");
+        let token = Token {
+            username: "AWS".into(),
+            password: password.clone(),
+            expires_at: 1.0,
+            proxy_endpoint: None,
+        };
+        let entry = Entry {
+            username: "AWS".into(),
+            password: password.clone(),
+            issued_at: 0.0,
+            expires_at: 1.0,
+            hosts: vec!["123456789012.dkr.ecr.us-west-2.amazonaws.com".into()],
+            proxy_endpoint: None,
+        };
+        let fetched = Fetched {
+            username: "AWS".into(),
+            password,
+            expires_at: 1.0,
+            server_time: None,
+            proxy_endpoint: None,
+        };
+        let source = CredentialSource {
+            base: Base::PodRole(PodRole {
+                role_arn: "arn:aws:iam::123456789012:role/x".into(),
+                token: Secret::new("session-token-do-not-print"),
+                session_name: "s".into(),
+                claims: ["i".into(), "s".into(), "a".into()],
+            }),
+            role_arn: None,
+            sts_region: None,
+        };
+        let settings = crate::settings::Settings::from_lookup(|name| match name {
+            "AWS_SECRET_ACCESS_KEY" => Some("secret-key-do-not-print".to_string()),
+            _ => None,
+        });
+        let text = format!(
+            "{token:?} {token:#?} {entry:?} {fetched:?} {source:?} {source:#?} {settings:?}"
+        );
+        for secret in [
+            "ecr-password-do-not-print",
+            "secret-key-do-not-print",
+            "session-token-do-not-print",
+        ] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("***"));
+    }
+}

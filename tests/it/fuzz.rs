@@ -203,6 +203,38 @@ const REGIONS: &[&str] = &[
     "eusc-de-east-1",
 ];
 
+/// The DNS suffixes under which `region`'s registries are named.
+fn suffixes_of(region: &str) -> &'static [&'static str] {
+    match region.split('-').next() {
+        Some("cn") => &["amazonaws.com.cn", "on.amazonwebservices.com.cn"],
+        Some("eusc") => &["amazonaws.eu"],
+        _ if region.starts_with("us-isof-") => &["csp.hci.ic.gov"],
+        _ => &["amazonaws.com", "on.aws"],
+    }
+}
+
+/// A region named under another partition's suffix is no registry.
+#[test]
+fn regions_under_another_partitions_suffix_are_refused() {
+    let strategy = (
+        prop::sample::select(REGIONS.to_vec()),
+        prop::sample::select(vec![
+            "amazonaws.com",
+            "amazonaws.com.cn",
+            "on.aws",
+            "amazonaws.eu",
+            "csp.hci.ic.gov",
+            "on.amazonwebservices.com.cn",
+        ]),
+    );
+    fuzz("server URL: partitions", 1, strategy, |(region, suffix)| {
+        let host = format!("123456789012.dkr.ecr.{region}.{suffix}");
+        let accepted = registry::parse_server_url(&host).is_ok();
+        prop_assert_eq!(accepted, suffixes_of(region).contains(&suffix), "{}", host);
+        Ok(())
+    });
+}
+
 /// Every documented form of a well-formed ECR server URL is accepted, with the right meaning.
 #[test]
 fn every_documented_form_is_accepted() {
@@ -210,13 +242,12 @@ fn every_documented_form_is_accepted() {
         prop::sample::select(vec!["", "https://", "http://", "HTTPS://"]),
         "[0-9]{12}",
         prop::sample::select(vec!["dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"]),
-        prop::sample::select(REGIONS.to_vec()),
-        prop::sample::select(vec![
-            "amazonaws.com",
-            "amazonaws.com.cn",
-            "on.aws",
-            "amazonaws.eu",
-        ]),
+        prop::sample::select(REGIONS.to_vec()).prop_flat_map(|region| {
+            (
+                Just(region),
+                prop::sample::select(suffixes_of(region).to_vec()),
+            )
+        }),
         prop::option::of(Just(443u16)),
         prop::sample::select(vec![
             "",
@@ -232,7 +263,7 @@ fn every_documented_form_is_accepted() {
         "server URL: documented forms",
         1,
         strategy,
-        |(scheme, account, service, region, suffix, port, path, upper, trailing)| {
+        |(scheme, account, service, (region, suffix), port, path, upper, trailing)| {
             let host = format!("{account}.{service}.{region}.{suffix}");
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
             let mut input = format!("{scheme}{host}{port}{path}{trailing}");
