@@ -120,7 +120,7 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     // The protocol's actions run on every pull: they skip building the clap definitions, which
     // would parse them the same way (one word, nothing after it).
     let code = match args {
-        [action] if is_docker_action(action) => docker_action(settings, action),
+        [action] if let Some(action) = Action::parse(action) => docker_action(settings, action),
         [flag] if flag == "-v" => version(&mut std::io::stdout().lock()),
         _ => match command()
             .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
@@ -137,22 +137,41 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     code
 }
 
-fn is_docker_action(arg: &str) -> bool {
-    matches!(arg, "get" | "list" | "store" | "erase" | "version")
+/// The Docker protocol's actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Get,
+    List,
+    Store,
+    Erase,
+    Version,
 }
 
-/// One of the Docker protocol's actions (`is_docker_action`).
-fn docker_action(settings: Settings, action: &str) -> i32 {
+impl Action {
+    fn parse(arg: &str) -> Option<Action> {
+        Some(match arg {
+            "get" => Action::Get,
+            "list" => Action::List,
+            "store" => Action::Store,
+            "erase" => Action::Erase,
+            "version" => Action::Version,
+            _ => return None,
+        })
+    }
+}
+
+/// One of the Docker protocol's actions.
+fn docker_action(settings: Settings, action: Action) -> i32 {
     let stdout = &mut std::io::stdout().lock();
     // Standard input is bounded by the same deadline as the whole call: a client that never
     // closes the pipe gets an answer instead of a hung helper.
     let stdin = &mut crate::input::Stdin::until(settings.deadline);
     let code = match action {
-        "get" => docker::get(settings, stdin, stdout),
-        "list" => docker::list(settings, stdout),
-        "store" => docker::store_or_erase(&settings, true, stdin, stdout),
-        "erase" => docker::store_or_erase(&settings, false, stdin, stdout),
-        _ => version(stdout),
+        Action::Get => docker::get(settings, stdin, stdout),
+        Action::List => docker::list(settings, stdout),
+        Action::Store => docker::store_or_erase(&settings, true, stdin, stdout),
+        Action::Erase => docker::store_or_erase(&settings, false, stdin, stdout),
+        Action::Version => version(stdout),
     };
     let _ = stdout.flush();
     code
@@ -160,7 +179,9 @@ fn docker_action(settings: Settings, action: &str) -> i32 {
 
 fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
     match matches.subcommand() {
-        Some((action, _)) if is_docker_action(action) => docker_action(settings, action),
+        Some((action, _)) if let Some(action) = Action::parse(action) => {
+            docker_action(settings, action)
+        }
         Some(("configure", m)) => crate::configure::run(&settings, m),
         Some(("get-login-password", m)) => crate::login_password::run(settings, m),
         Some(("doctor", m)) => crate::doctor::run(settings, m),
@@ -230,13 +251,13 @@ mod tests {
         let names: Vec<String> = command()
             .get_subcommands()
             .map(|c| c.get_name().to_string())
-            .filter(|n| is_docker_action(n))
+            .filter(|n| Action::parse(n).is_some())
             .collect();
         assert_eq!(names, ["get", "list", "store", "erase", "version"]);
         // Each of them takes no argument, so clap would accept `[action]` and nothing more.
         for sub in command()
             .get_subcommands()
-            .filter(|c| is_docker_action(c.get_name()))
+            .filter(|c| Action::parse(c.get_name()).is_some())
         {
             assert!(
                 sub.get_arguments().all(|a| a.get_id() == "help"),

@@ -16,7 +16,7 @@ use crate::fetch;
 use crate::registry::{Registry, TokenScope};
 use crate::resolve::{self, Resolved};
 use crate::settings::Settings;
-use crate::source::Source;
+use crate::source::{Kind, ProfileKind, Source};
 use crate::token::Context;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde::Serialize;
@@ -24,18 +24,38 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-/// Every check id, in the order they are reported.
-pub const ORDER: &[&str] = &[
-    "host",
-    "registry_config",
-    "credentials",
-    "caller_identity",
-    "docker_config",
-    "podman_config",
-    "helper_on_path",
-    "cache",
-    "token",
-];
+/// Every check, in the order they are reported: the order of the data path (what the host is,
+/// whose credentials, whether the clients ask us at all, then what the cache holds and what AWS
+/// answers now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Host,
+    RegistryConfig,
+    Credentials,
+    CallerIdentity,
+    DockerConfig,
+    PodmanConfig,
+    HelperOnPath,
+    Cache,
+    Token,
+}
+
+impl CheckId {
+    fn name(self) -> &'static str {
+        match self {
+            CheckId::Host => "host",
+            CheckId::RegistryConfig => "registry_config",
+            CheckId::Credentials => "credentials",
+            CheckId::CallerIdentity => "caller_identity",
+            CheckId::DockerConfig => "docker_config",
+            CheckId::PodmanConfig => "podman_config",
+            CheckId::HelperOnPath => "helper_on_path",
+            CheckId::Cache => "cache",
+            CheckId::Token => "token",
+        }
+    }
+}
 
 /// Bumped only when a field is renamed or removed; new checks and detail keys may be added.
 pub const JSON_SCHEMA: u32 = 1;
@@ -63,7 +83,7 @@ impl Status {
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: Status,
     pub message: String,
     pub fix: Option<String>,
@@ -71,7 +91,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(id: &'static str, status: Status, message: impl Into<String>) -> Check {
+    fn new(id: CheckId, status: Status, message: impl Into<String>) -> Check {
         Check {
             id,
             status,
@@ -159,7 +179,7 @@ fn print_text(out: &mut dyn Write, report: &Report) {
             out,
             "{:<5} {:<16} {}",
             check.status.label(),
-            check.id,
+            check.id.name(),
             check.message
         );
         if let Some(fix) = &check.fix {
@@ -208,7 +228,7 @@ pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
         Ok(cx) => cx,
         Err(e) => {
             checks.push(
-                Check::new("credentials", Status::Fail, e.to_string())
+                Check::new(CheckId::Credentials, Status::Fail, e.to_string())
                     .fix("point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at regular files"),
             );
             return finish(input, checks, false);
@@ -224,7 +244,7 @@ pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
         },
     };
     if let Some(r) = &resolved
-        && let Some(c) = checks.iter_mut().find(|c| c.id == "registry_config")
+        && let Some(c) = checks.iter_mut().find(|c| c.id == CheckId::RegistryConfig)
     {
         match &r.mapping {
             Some(m) => {
@@ -254,7 +274,7 @@ pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
     .unwrap_or_else(|e| {
         vec![
             Check::new(
-                "credentials",
+                CheckId::Credentials,
                 Status::Fail,
                 format!("{e} (budget {budget:.1?}, AWS_ECR_TIMEOUT)"),
             )
@@ -264,10 +284,10 @@ pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
 
     let creds_ok = live
         .iter()
-        .any(|c| c.id == "credentials" && c.status == Status::Pass);
+        .any(|c| c.id == CheckId::Credentials && c.status == Status::Pass);
     let token_ok = live
         .iter()
-        .any(|c| c.id == "token" && c.status == Status::Pass);
+        .any(|c| c.id == CheckId::Token && c.status == Status::Pass);
     checks.extend(live);
     match &resolved {
         Some(r) => {
@@ -277,14 +297,7 @@ pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
         None => checks.extend(client_checks_without_host(&cx.settings)),
     }
     checks.push(path_check(&cx.settings));
-    // The order of the data path: what the host is, whose credentials, whether the clients ask
-    // us at all, then what the cache holds and what AWS answers now.
-    checks.sort_by_key(|c| {
-        ORDER
-            .iter()
-            .position(|id| *id == c.id)
-            .unwrap_or(ORDER.len())
-    });
+    checks.sort_by_key(|c| c.id);
     let ok = !failed_early
         && match input {
             Some(_) => token_ok,
@@ -311,7 +324,7 @@ fn registry_config_check(
         .unwrap_or_else(|| "(no HOME and no AWS_ECR_CONFIG)".into());
     match loaded {
         Ok(None) => Check::new(
-            "registry_config",
+            CheckId::RegistryConfig,
             Status::Pass,
             format!(
                 "no registry config at {path}; every registry uses the default credential chain"
@@ -320,7 +333,7 @@ fn registry_config_check(
         .detail("path", path)
         .detail("present", "false"),
         Ok(Some(c)) => Check::new(
-            "registry_config",
+            CheckId::RegistryConfig,
             Status::Pass,
             format!(
                 "{path}: {} [[registry]] entries, {} [[alias]] entries",
@@ -330,7 +343,7 @@ fn registry_config_check(
         )
         .detail("path", path)
         .detail("present", "true"),
-        Err(e) => Check::new("registry_config", Status::Fail, e.to_string())
+        Err(e) => Check::new(CheckId::RegistryConfig, Status::Fail, e.to_string())
             .fix("fix or remove the file: until then every `get` answers \"credentials not found\"")
             .detail("path", path)
             .detail("present", "true"),
@@ -338,7 +351,7 @@ fn registry_config_check(
 }
 
 fn host_error_check(input: &str, e: &Error) -> Check {
-    let check = Check::new("host", Status::Fail, format!("{input}: {e}"));
+    let check = Check::new(CheckId::Host, Status::Fail, format!("{input}: {e}"));
     match e {
         Error::Host(crate::registry::HostError::NotEcr(_)) => check.fix(
             "use the ECR host <account>.dkr.ecr.<region>.amazonaws.com or public.ecr.aws; for a custom domain, add an [[alias]] to the registry config",
@@ -371,7 +384,7 @@ async fn live_checks(
         checks.push(check);
     } else {
         checks.push(Check::new(
-            "caller_identity",
+            CheckId::CallerIdentity,
             Status::Skip,
             "skipped: no credentials",
         ));
@@ -381,7 +394,7 @@ async fn live_checks(
             checks.push(token_check(cx, r, scope, source, deadline, caller_arn.as_deref()).await);
         } else {
             checks.push(
-                Check::new("token", Status::Fail, "no token: no credentials")
+                Check::new(CheckId::Token, Status::Fail, "no token: no credentials")
                     .fix("fix the credentials check above"),
             );
         }
@@ -396,7 +409,7 @@ fn host_check(
     sdk: &aws_config::SdkConfig,
 ) -> Check {
     let endpoint = fetch::endpoint_for(settings, scope, sdk);
-    let mut check = Check::new("host", Status::Pass, "")
+    let mut check = Check::new(CheckId::Host, Status::Pass, "")
         .detail("registry", r.registry_host.clone())
         .detail("endpoint", endpoint.clone())
         .detail("region", scope.region.clone())
@@ -470,7 +483,7 @@ async fn credentials_check(
         Ok(creds) => {
             let temporary = creds.session_token().is_some();
             let mut c = Check::new(
-                "credentials",
+                CheckId::Credentials,
                 Status::Pass,
                 format!(
                     "{summary}{role}: resolved in {} ms (access key {}, {})",
@@ -495,9 +508,11 @@ async fn credentials_check(
         }
         Err(e) => {
             let fix = match (&e, kind, profile_kind) {
-                (_, _, Some("sso")) => "run `aws sso login` for this profile",
-                (_, _, Some("missing")) => "define the profile in ~/.aws/config, or fix its name",
-                (Error::NoCredentials(_), "none", _) => {
+                (_, _, Some(ProfileKind::Sso)) => "run `aws sso login` for this profile",
+                (_, _, Some(ProfileKind::Missing)) => {
+                    "define the profile in ~/.aws/config, or fix its name"
+                }
+                (Error::NoCredentials(_), Kind::None, _) => {
                     "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws configure`, or attach a role"
                 }
                 (Error::AccessDenied { .. }, _, _) if selection.role_arn.is_some() => {
@@ -507,12 +522,17 @@ async fn credentials_check(
                     "run `aws sts get-caller-identity` with the same environment to see the SDK's view"
                 }
             };
-            Check::new("credentials", Status::Fail, format!("{summary}{role}: {e}")).fix(fix)
+            Check::new(
+                CheckId::Credentials,
+                Status::Fail,
+                format!("{summary}{role}: {e}"),
+            )
+            .fix(fix)
         }
     };
-    check = check.detail("source", kind);
+    check = check.detail("source", kind.name());
     if let Some(p) = profile_kind {
-        check = check.detail("profile_kind", p);
+        check = check.detail("profile_kind", p.name());
     }
     if let Source {
         profile: Some(p), ..
@@ -541,7 +561,7 @@ async fn caller_identity_check(
             let account = out.account().unwrap_or("").to_string();
             (
                 Check::new(
-                    "caller_identity",
+                    CheckId::CallerIdentity,
                     Status::Pass,
                     format!("{arn} ({} ms)", started.elapsed().as_millis()),
                 )
@@ -552,7 +572,7 @@ async fn caller_identity_check(
         }
         Err(e) => (
             Check::new(
-                "caller_identity",
+                CheckId::CallerIdentity,
                 Status::Fail,
                 format!("STS GetCallerIdentity failed: {}", short_error(&e)),
             )
@@ -573,7 +593,7 @@ async fn token_check(
     let started = Instant::now();
     match fetch::fetch(cx, scope, source, deadline).await {
         Ok(t) => Check::new(
-            "token",
+            CheckId::Token,
             Status::Pass,
             format!(
                 "GetAuthorizationToken answered in {} ms: user {}, valid for {}",
@@ -598,7 +618,7 @@ async fn token_check(
                 Error::Throttled(_) => "try again shortly; the cache keeps calls to one per region and identity every 6 hours".to_string(),
                 _ => "see the error; AWS_ECR_LOG_LEVEL=debug shows each step of a get".to_string(),
             };
-            Check::new("token", Status::Fail, e.to_string()).fix(fix)
+            Check::new(CheckId::Token, Status::Fail, e.to_string()).fix(fix)
         }
     }
 }
@@ -631,7 +651,7 @@ fn hours_minutes(secs: f64) -> String {
 fn cache_check(cx: &Context, host: &crate::registry::EcrHost, source: &CredentialSource) -> Check {
     let Some(path) = cx.cache.path() else {
         return Check::new(
-            "cache",
+            CheckId::Cache,
             Status::Warn,
             "no cache (AWS_ECR_DISABLE_CACHE, or neither HOME nor AWS_ECR_CACHE_DIR): every pull calls AWS",
         )
@@ -640,7 +660,7 @@ fn cache_check(cx: &Context, host: &crate::registry::EcrHost, source: &Credentia
     let key = cx.cache_key(&host.token_scope(), source);
     let path = path.display().to_string();
     let check = |status, message: String| {
-        Check::new("cache", status, message)
+        Check::new(CheckId::Cache, status, message)
             .detail("path", path.clone())
             .detail("key", key.clone())
     };
@@ -681,7 +701,7 @@ fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
     match docker_route(settings, host) {
         Ok((path, Route::CredHelper(h))) if h == configure::HELPER => checks.push(
             Check::new(
-                "docker_config",
+                CheckId::DockerConfig,
                 Status::Pass,
                 format!("{path}: credHelpers routes {host} to ecr-login"),
             )
@@ -690,7 +710,7 @@ fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
         ),
         Ok((path, Route::CredHelper(h))) => checks.push(
             Check::new(
-                "docker_config",
+                CheckId::DockerConfig,
                 Status::Fail,
                 format!("{path}: credHelpers routes {host} to docker-credential-{h}"),
             )
@@ -700,7 +720,7 @@ fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
         ),
         Ok((path, Route::CredsStore(s))) if s == configure::HELPER => checks.push(
             Check::new(
-                "docker_config",
+                CheckId::DockerConfig,
                 Status::Pass,
                 format!("{path}: credsStore is ecr-login (podman and skopeo ignore credsStore)"),
             )
@@ -715,7 +735,7 @@ fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
             };
             checks.push(
                 Check::new(
-                    "docker_config",
+                    CheckId::DockerConfig,
                     Status::Fail,
                     format!("{path}: Docker does not ask ecr-login for {host}: {why}"),
                 )
@@ -724,7 +744,11 @@ fn client_checks(settings: &Settings, host: &str) -> Vec<Check> {
                 .detail("route", "none"),
             );
         }
-        Err(e) => checks.push(Check::new("docker_config", Status::Fail, e.to_string())),
+        Err(e) => checks.push(Check::new(
+            CheckId::DockerConfig,
+            Status::Fail,
+            e.to_string(),
+        )),
     }
     checks.push(podman_check(settings, host, &fix));
     checks
@@ -770,7 +794,7 @@ fn podman_check(settings: &Settings, host: &str, fix: &str) -> Check {
         match configure::route(&doc, host) {
             Route::CredHelper(h) if h == configure::HELPER => {
                 return Check::new(
-                    "podman_config",
+                    CheckId::PodmanConfig,
                     Status::Pass,
                     format!("{path}: credHelpers routes {host} to ecr-login"),
                 )
@@ -778,7 +802,7 @@ fn podman_check(settings: &Settings, host: &str, fix: &str) -> Check {
             }
             Route::CredHelper(h) => {
                 return Check::new(
-                    "podman_config",
+                    CheckId::PodmanConfig,
                     Status::Warn,
                     format!("{path}: credHelpers routes {host} to docker-credential-{h}"),
                 )
@@ -787,7 +811,7 @@ fn podman_check(settings: &Settings, host: &str, fix: &str) -> Check {
             }
             Route::Auths => {
                 return Check::new(
-                    "podman_config",
+                    CheckId::PodmanConfig,
                     Status::Warn,
                     format!("{path}: a stored login for {host} comes first (podman login); it expires after 12 hours"),
                 )
@@ -798,7 +822,7 @@ fn podman_check(settings: &Settings, host: &str, fix: &str) -> Check {
         }
     }
     Check::new(
-        "podman_config",
+        CheckId::PodmanConfig,
         Status::Warn,
         format!(
             "podman, skopeo and buildah do not route {host} to ecr-login (they read credHelpers only, in {})",
@@ -836,7 +860,11 @@ fn client_checks_without_host(settings: &Settings) -> Vec<Check> {
                 }
                 Ok(None) => (Vec::new(), None),
                 Err(e) => {
-                    return vec![Check::new("docker_config", Status::Fail, e.to_string())];
+                    return vec![Check::new(
+                        CheckId::DockerConfig,
+                        Status::Fail,
+                        e.to_string(),
+                    )];
                 }
             };
             let message = if store.as_deref() == Some(configure::HELPER) {
@@ -851,13 +879,17 @@ fn client_checks_without_host(settings: &Settings) -> Vec<Check> {
             } else {
                 Status::Pass
             };
-            let mut check = Check::new("docker_config", status, message).detail("path", path);
+            let mut check = Check::new(CheckId::DockerConfig, status, message).detail("path", path);
             if status == Status::Warn {
                 check = check.fix("docker-credential-ecr-login configure --registry HOST");
             }
             vec![check]
         }
-        Err(e) => vec![Check::new("docker_config", Status::Fail, e.to_string())],
+        Err(e) => vec![Check::new(
+            CheckId::DockerConfig,
+            Status::Fail,
+            e.to_string(),
+        )],
     }
 }
 
@@ -872,14 +904,14 @@ fn path_check(settings: &Settings) -> Check {
             let shown = found.display().to_string();
             if same || me.is_none() {
                 Check::new(
-                    "helper_on_path",
+                    CheckId::HelperOnPath,
                     Status::Pass,
                     format!("{shown} is on PATH"),
                 )
                 .detail("path", shown)
             } else {
                 Check::new(
-                    "helper_on_path",
+                    CheckId::HelperOnPath,
                     Status::Warn,
                     format!(
                         "PATH finds {shown}, which is not this binary ({}): the clients run that one",
@@ -891,7 +923,7 @@ fn path_check(settings: &Settings) -> Check {
             }
         }
         None => Check::new(
-            "helper_on_path",
+            CheckId::HelperOnPath,
             Status::Fail,
             format!("{name} is not on PATH, and the clients run it by that name"),
         )

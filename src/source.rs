@@ -14,14 +14,68 @@ use serde::Serialize;
 /// The source in effect, with what a person needs to recognise it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Source {
-    /// `environment`, `profile`, `web-identity`, `container`, `instance-metadata` or `none`.
-    pub kind: &'static str,
-    /// For `profile`: `static-keys`, `assume-role`, `sso`, `credential-process`,
-    /// `web-identity`, `login`, or `missing` when the profile is not in the files.
-    pub profile_kind: Option<&'static str>,
+    pub kind: Kind,
+    /// For a profile, how it gets credentials.
+    pub profile_kind: Option<ProfileKind>,
     pub profile: Option<String>,
     /// One line for people.
     pub summary: String,
+}
+
+/// The chain's step that provides the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Environment,
+    Profile,
+    WebIdentity,
+    Container,
+    InstanceMetadata,
+    None,
+}
+
+/// How a profile gets its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileKind {
+    StaticKeys,
+    AssumeRole,
+    Sso,
+    CredentialProcess,
+    WebIdentity,
+    Login,
+    /// Named, but in neither file.
+    Missing,
+    /// Present, with no setting that gives credentials (or files that do not parse).
+    Unknown,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Environment => "environment",
+            Kind::Profile => "profile",
+            Kind::WebIdentity => "web-identity",
+            Kind::Container => "container",
+            Kind::InstanceMetadata => "instance-metadata",
+            Kind::None => "none",
+        }
+    }
+}
+
+impl ProfileKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileKind::StaticKeys => "static-keys",
+            ProfileKind::AssumeRole => "assume-role",
+            ProfileKind::Sso => "sso",
+            ProfileKind::CredentialProcess => "credential-process",
+            ProfileKind::WebIdentity => "web-identity",
+            ProfileKind::Login => "login",
+            ProfileKind::Missing => "missing",
+            ProfileKind::Unknown => "unknown",
+        }
+    }
 }
 
 /// The access key id with its middle hidden: enough to tell two keys apart, not to use one.
@@ -44,7 +98,7 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     };
     if let Base::PodRole(role) = &credentials.base {
         return source(
-            "web-identity",
+            Kind::WebIdentity,
             None,
             format!("the pod's role {} (service account token)", role.role_arn),
         );
@@ -61,7 +115,7 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
             ""
         };
         return source(
-            "environment",
+            Kind::Environment,
             None,
             format!(
                 "environment variables {name} ({}){session}",
@@ -71,7 +125,7 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     }
     let (name, choice) = credentials.profile(settings);
     let mut out = source(
-        "profile",
+        Kind::Profile,
         Some(name.clone()),
         format!("profile {name} ({})", choice.describe()),
     );
@@ -79,14 +133,14 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     let profiles = match &cx.files.profiles {
         Ok(p) => p,
         Err(e) => {
-            out.profile_kind = Some("unknown");
+            out.profile_kind = Some(ProfileKind::Unknown);
             out.summary = format!("the shared AWS config files do not parse: {e}");
             return out;
         }
     };
     let Some(profile) = profiles.get_profile(&name) else {
         if explicit {
-            out.profile_kind = Some("missing");
+            out.profile_kind = Some(ProfileKind::Missing);
             out.summary =
                 format!("profile {name}, which is in neither the config nor the credentials file");
             return out;
@@ -97,33 +151,45 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     let get = |k: &str| profile.get(k).filter(|v| !v.is_empty());
     let (kind, detail) = if let Some(role) = get("role_arn") {
         if let Some(src) = get("source_profile") {
-            ("assume-role", format!("assumes {role} from profile {src}"))
+            (
+                ProfileKind::AssumeRole,
+                format!("assumes {role} from profile {src}"),
+            )
         } else if let Some(src) = get("credential_source") {
-            ("assume-role", format!("assumes {role} from {src}"))
+            (
+                ProfileKind::AssumeRole,
+                format!("assumes {role} from {src}"),
+            )
         } else if get("web_identity_token_file").is_some() {
-            ("web-identity", format!("web identity for {role}"))
+            (ProfileKind::WebIdentity, format!("web identity for {role}"))
         } else {
-            ("assume-role", format!("assumes {role}"))
+            (ProfileKind::AssumeRole, format!("assumes {role}"))
         }
     } else if get("sso_session").is_some() || get("sso_start_url").is_some() {
         let session = get("sso_session")
             .map(|s| format!(" (session {s})"))
             .unwrap_or_default();
         (
-            "sso",
+            ProfileKind::Sso,
             format!("IAM Identity Center{session}; `aws sso login` when it expires"),
         )
     } else if get("credential_process").is_some() {
-        ("credential-process", "credential_process".to_string())
+        (
+            ProfileKind::CredentialProcess,
+            "credential_process".to_string(),
+        )
     } else if let Some(id) = get("aws_access_key_id") {
-        ("static-keys", format!("access key {}", mask_key_id(id)))
+        (
+            ProfileKind::StaticKeys,
+            format!("access key {}", mask_key_id(id)),
+        )
     } else if get("login_session").is_some() {
-        ("login", "`aws login` session".to_string())
+        (ProfileKind::Login, "`aws login` session".to_string())
     } else if !explicit {
         // A default profile with only settings such as `region`: the chain goes on.
         return after_profiles(settings);
     } else {
-        ("unknown", "no credential settings".to_string())
+        (ProfileKind::Unknown, "no credential settings".to_string())
     };
     out.profile_kind = Some(kind);
     out.summary = format!("{}: {detail}", out.summary);
@@ -141,7 +207,7 @@ fn after_profiles(settings: &Settings) -> Source {
     };
     if let (Some(role), Some(_)) = (var("AWS_ROLE_ARN"), var("AWS_WEB_IDENTITY_TOKEN_FILE")) {
         return source(
-            "web-identity",
+            Kind::WebIdentity,
             format!("web identity (AWS_WEB_IDENTITY_TOKEN_FILE, IRSA) for {role}"),
         );
     }
@@ -153,16 +219,16 @@ fn after_profiles(settings: &Settings) -> Source {
         } else {
             "ECS task role"
         };
-        return source("container", format!("container credentials ({which})"));
+        return source(Kind::Container, format!("container credentials ({which})"));
     }
     if settings.is_true("AWS_EC2_METADATA_DISABLED") {
         return source(
-            "none",
+            Kind::None,
             "none: no keys, no profile, no web identity, no container credentials, and instance metadata is disabled (AWS_EC2_METADATA_DISABLED)".into(),
         );
     }
     source(
-        "instance-metadata",
+        Kind::InstanceMetadata,
         "EC2 instance metadata (the instance profile's role)".into(),
     )
 }
