@@ -44,6 +44,9 @@ pub struct Entry {
     /// Registry hosts served from this entry, for `list`.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The registry AWS named with the token (`Fetched::proxy_endpoint`), for `list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_endpoint: Option<String>,
 }
 
 impl Entry {
@@ -424,6 +427,7 @@ mod tests {
             issued_at: issued,
             expires_at: issued + lifetime,
             hosts: vec![],
+            proxy_endpoint: None,
         }
     }
 

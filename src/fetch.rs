@@ -40,6 +40,9 @@ pub struct Fetched {
     pub password: Secret,
     /// Unix seconds.
     pub expires_at: f64,
+    /// The registry URL AWS named with a private token (`https://<account>.dkr.ecr...`): the
+    /// caller's default registry, which `list` shows on a cold cache. ECR Public names none.
+    pub proxy_endpoint: Option<String>,
 }
 
 /// Limits for one attempt, so retries fit in the overall deadline.
@@ -189,7 +192,7 @@ pub async fn fetch(
     let endpoint = describe_endpoint(&effective, variants);
     debug!("calling GetAuthorizationToken at {endpoint}");
     let started = Instant::now();
-    let (token, expires_at) = if scope.public {
+    let (token, expires_at, proxy_endpoint) = if scope.public {
         let conf = aws_sdk_ecrpublic::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
@@ -204,7 +207,7 @@ pub async fn fetch(
         let data = out
             .authorization_data
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (data.authorization_token, data.expires_at)
+        (data.authorization_token, data.expires_at, None)
     } else {
         let conf = aws_sdk_ecr::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
@@ -221,7 +224,11 @@ pub async fn fetch(
             .authorization_data
             .and_then(|d| d.into_iter().next())
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (data.authorization_token, data.expires_at)
+        (
+            data.authorization_token,
+            data.expires_at,
+            data.proxy_endpoint,
+        )
     };
     debug!("GetAuthorizationToken answered in {:?}", started.elapsed());
     let token = token.ok_or(Error::BadToken("no authorizationToken"))?;
@@ -233,6 +240,7 @@ pub async fn fetch(
         username,
         password,
         expires_at,
+        proxy_endpoint,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct Token {
     /// Unix seconds.
     pub expires_at: f64,
     pub origin: Origin,
+    /// The registry AWS named with the token, for `list`.
+    pub proxy_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,7 @@ impl Token {
             password: entry.password,
             expires_at: entry.expires_at,
             origin,
+            proxy_endpoint: entry.proxy_endpoint,
         }
     }
 }
@@ -157,6 +160,7 @@ pub fn token_for(host: &EcrHost, request: &Request) -> Result<Token, Error> {
                 issued_at: cache::now(),
                 expires_at: fetched.expires_at,
                 hosts,
+                proxy_endpoint: fetched.proxy_endpoint,
             };
             if let Some(c) = &cache
                 && let Err(e) = c.store(&key, entry.clone(), deadline)

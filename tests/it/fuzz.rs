@@ -271,14 +271,18 @@ fn entry() -> impl Strategy<Value = Entry> {
         finite(),
         finite(),
         prop::collection::vec(any::<String>(), 0..3),
+        prop::option::of(any::<String>()),
     )
-        .prop_map(|(username, password, issued_at, expires_at, hosts)| Entry {
-            username,
-            password: Secret::new(password),
-            issued_at,
-            expires_at,
-            hosts,
-        })
+        .prop_map(
+            |(username, password, issued_at, expires_at, hosts, proxy_endpoint)| Entry {
+                username,
+                password: Secret::new(password),
+                issued_at,
+                expires_at,
+                hosts,
+                proxy_endpoint,
+            },
+        )
 }
 
 fn cache_json(entries: &BTreeMap<String, Entry>) -> Vec<u8> {
@@ -394,6 +398,7 @@ fn cache_file_on_disk_heals() {
             issued_at: cache::now(),
             expires_at: cache::now() + 3600.0,
             hosts: vec![],
+            proxy_endpoint: None,
         };
         cache.store("k", fresh.clone(), far()).unwrap();
         std::fs::write(cache.path(), &bytes).unwrap();

@@ -465,6 +465,7 @@ fn debug_output_hides_secrets() {
         password: password.clone(),
         expires_at: 1.0,
         origin: Origin::Fetched,
+        proxy_endpoint: Some(format!("https://{PRIVATE}")),
     };
     let entry = Entry {
         username: "AWS".into(),
@@ -472,11 +473,13 @@ fn debug_output_hides_secrets() {
         issued_at: 0.0,
         expires_at: 1.0,
         hosts: vec![PRIVATE.into()],
+        proxy_endpoint: Some(format!("https://{PRIVATE}")),
     };
     let fetched = Fetched {
         username: "AWS".into(),
         password,
         expires_at: 1.0,
+        proxy_endpoint: Some(format!("https://{PRIVATE}")),
     };
     let request = Request {
         selection: Selection {
