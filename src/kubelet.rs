@@ -325,7 +325,7 @@ fn resolve(registry: &str) -> Result<(EcrHost, Request), KubeletError> {
 /// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
 /// them. No instance metadata: the region is part of the cache key, and a cache hit must not
 /// cost a network call.
-fn default_region() -> Option<String> {
+pub(crate) fn default_region() -> Option<String> {
     use aws_config::environment::region::EnvironmentVariableRegionProvider;
     use aws_config::meta::region::RegionProviderChain;
     use aws_config::profile::ProfileFileRegionProvider;
