@@ -8,6 +8,7 @@ mod configure;
 mod docker_helper;
 mod doctor;
 mod e2e_clients;
+mod e2e_docker;
 mod faults;
 mod fuzz;
 mod hostile;
