@@ -692,3 +692,183 @@ fn podman_and_buildah(world: &World, auth_file: bool) {
     }
     s.finish(&[("ecr", 1), ("ecr-public", 1)]);
 }
+
+/// The static binary the container image is built from (`.ci/run` builds it and sets
+/// `ECR_LOGIN_STATIC_BIN`): a dynamically linked one would not run on the busybox base.
+fn static_binary() -> Option<PathBuf> {
+    match std::env::var_os("ECR_LOGIN_STATIC_BIN") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("ECR_LOGIN_STATIC_BIN is not set; .ci/run builds the static binary");
+            }
+            eprintln!("SKIPPED: ECR_LOGIN_STATIC_BIN (a static binary) is not set");
+            None
+        }
+    }
+}
+
+/// The published recipe (`packaging/container/Containerfile`), built by the real engine from
+/// the repository's context with `BINARY=local` (a static binary just built) on a base made
+/// from Debian's busybox-static, then its entrypoint run in a container against a plugin
+/// directory, and the installed plugin run once there.
+#[test]
+fn container_image_builds_and_installs_the_plugin() {
+    if !tools_present(&[]) {
+        return;
+    }
+    let Some(binary) = static_binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namespace::new(&dir.path().join("ns"), &[]);
+    let Some(busybox) = busybox_tar(&dir.path().join("busybox")) else {
+        return;
+    };
+    let dockerd = Dockerd::start(&ns, &dir.path().join("dockerd"));
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    let docker = |args: &[&str], stdin: &[u8]| -> Output {
+        let mut cmd = ns.command("/usr/bin/docker");
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &home)
+            .env("DOCKER_CONFIG", home.join(".docker"))
+            .env("DOCKER_HOST", dockerd.host())
+            .env("DOCKER_BUILDKIT", "1");
+        run_bounded(cmd, stdin, Duration::from_secs(300))
+    };
+    let ok = |args: &[&str], stdin: &[u8]| -> Output {
+        let out = docker(args, stdin);
+        assert!(
+            out.status.success(),
+            "docker {}: {}{}",
+            args.join(" "),
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    };
+    ok(
+        &["import", &path_str(&busybox), "e2e/busybox-static:base"],
+        b"",
+    );
+
+    // The one file of target/ that .dockerignore lets into the context.
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let staged = repo.join("target/container/docker-credential-ecr-login");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::copy(&binary, &staged).unwrap();
+    let recipe = repo.join("packaging/container/Containerfile");
+    ok(
+        &[
+            "build",
+            "-q",
+            "-f",
+            &path_str(&recipe),
+            "--build-arg",
+            "BINARY=local",
+            "--build-arg",
+            "BASE=e2e/busybox-static:base",
+            "-t",
+            "e2e/ecr-login:local",
+            &path_str(&repo),
+        ],
+        b"",
+    );
+
+    // The entrypoint without the host directory: a clear error, nothing installed.
+    let out = docker(
+        &["run", "--rm", "--network", "none", "e2e/ecr-login:local"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a directory"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With the node's plugin directory mounted, as in the README.
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let mount = format!(
+        "{}:/host/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec",
+        plugins.display()
+    );
+    let out = ok(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &mount,
+            "e2e/ecr-login:local",
+        ],
+        b"",
+    );
+    assert!(
+        stdout(&out).contains("installed /host/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider: docker-credential-ecr-login (ecr-login)"),
+        "{}",
+        stdout(&out)
+    );
+    let installed = plugins.join("ecr-credential-provider");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(&binary).unwrap(),
+        "the installed plugin is not the binary"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&installed).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o755);
+    let names: Vec<_> = std::fs::read_dir(&plugins).unwrap().flatten().collect();
+    assert_eq!(names.len(), 1, "the installer left other files");
+
+    // The installed plugin, run as the kubelet runs it, in the image's busybox world.
+    let plugin_mount = format!("{}:/plugins:ro", plugins.display());
+    let plugin = |stdin: &[u8], args: &[&str]| -> Output {
+        let mut all = vec![
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "-e",
+            "AWS_EC2_METADATA_DISABLED=true",
+            "-v",
+            &plugin_mount,
+            "--entrypoint",
+            "/plugins/ecr-credential-provider",
+            "e2e/ecr-login:local",
+        ];
+        all.extend_from_slice(args);
+        docker(&all, stdin)
+    };
+    let out = plugin(b"", &["--version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("ecr-credential-provider (ecr-login) "),
+        "{}",
+        stdout(&out)
+    );
+    // A request for an ECR image with no AWS credentials anywhere: fails cleanly, as the
+    // kubelet expects (exit 1, nothing on stdout, the cause on stderr).
+    let request = format!(
+        r#"{{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"{PRIVATE}/app:1"}}"#
+    );
+    let out = plugin(request.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no AWS credentials"),
+        "{}",
+        stderr(&out)
+    );
+    eprintln!(
+        "container image: built from {} with the engine, installer and plugin ran",
+        binary.display()
+    );
+}
