@@ -316,8 +316,9 @@ fn login_host(server_url: &str) -> Result<Option<String>, Error> {
 /// `store` and `erase`, which `docker login` and `docker logout` call.
 ///
 /// ECR tokens are minted from AWS credentials, so a password handed to `store` is not kept:
-/// for an ECR host (or alias) both succeed and say so on stderr, and the user's login (as the
-/// AWS docs write it, `aws ecr get-login-password | docker login ...`) goes through.
+/// for an ECR host (or alias) both succeed and say so on stderr (`erase` only for the
+/// `https://` spelling, the one of Docker's four a logout sees once), and the user's login (as
+/// the AWS docs write it, `aws ecr get-login-password | docker login ...`) goes through.
 ///
 /// `store` for any other host fails, naming the fix: only a `credsStore` sends it here, and
 /// succeeding would tell the user their credentials were saved when they were not.
@@ -362,7 +363,9 @@ pub fn store_or_erase(store: bool, input: &mut dyn Read, out: &mut dyn Write) ->
             );
             0
         }
-        (false, Ok(Some(host))) => {
+        // `docker logout` erases `host` twice, `http://host` and `https://host`: the note comes
+        // once, with the last of them, rather than four times.
+        (false, Ok(Some(host))) if has_scheme(server_url, "https") => {
             warning!(
                 "docker logout {host}: nothing to erase: ecr-login keeps no password; it mints ECR tokens from your AWS credentials while they are valid"
             );
@@ -386,6 +389,12 @@ pub fn store_or_erase(store: bool, input: &mut dyn Read, out: &mut dyn Write) ->
         }
         (true, Err(e)) => fail(out, &e.to_string()),
     }
+}
+
+fn has_scheme(server_url: &str, scheme: &str) -> bool {
+    server_url
+        .split_once("://")
+        .is_some_and(|(s, _)| s.eq_ignore_ascii_case(scheme))
 }
 
 /// A `store`/`erase` failure: the protocol puts the message on stdout, one line.

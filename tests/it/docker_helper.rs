@@ -339,13 +339,23 @@ fn store_and_erase() {
         assert!(out.stdout.is_empty());
         assert!(stderr(&out).contains("not kept"), "{}", stderr(&out));
         assert!(!stderr(&out).contains("typed-secret"));
-        let out = env.run(&["erase"], url.as_bytes());
-        assert!(out.status.success(), "erase {url}: {}", stdout(&out));
-        assert!(
-            stderr(&out).contains("nothing to erase"),
-            "{}",
-            stderr(&out)
-        );
+        // `docker logout` erases four spellings; the note comes with the `https://` one.
+        let host = url.trim_start_matches("https://");
+        for (spelling, noted) in [
+            (host.to_string(), false),
+            (format!("http://{host}"), false),
+            (format!("https://{host}"), true),
+        ] {
+            let out = env.run(&["erase"], spelling.as_bytes());
+            assert!(out.status.success(), "erase {spelling}: {}", stdout(&out));
+            assert!(out.stdout.is_empty());
+            assert_eq!(
+                stderr(&out).contains("nothing to erase"),
+                noted,
+                "{spelling}: {}",
+                stderr(&out)
+            );
+        }
     }
     // Another registry under credsStore: store fails naming the fix; erase succeeds silently.
     for url in ["registry.example.com", "https://index.docker.io/v1/"] {

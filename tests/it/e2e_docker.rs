@@ -602,6 +602,13 @@ fn login_and_logout(world: &World) {
             "{}",
             stderr(&out)
         );
+        // Docker erases four spellings of the address; the note comes once.
+        assert_eq!(
+            stderr(&out).matches("nothing to erase").count(),
+            1,
+            "{}",
+            stderr(&out)
+        );
     }
     // Pulls go on after a logout: the tokens come from AWS credentials.
     s.docker_ok(&["pull", "-q", &format!("{PRIVATE}/e2e/busybox:1")], b"");
