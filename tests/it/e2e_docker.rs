@@ -28,6 +28,10 @@ const PUBLIC: &str = "public.ecr.aws";
 const MIRROR: &str = "mirror.registry.test";
 const REGISTRY_ADDR: &str = "10.254.0.1";
 const MIRROR_ADDR: &str = "10.254.0.2";
+/// The ECR API host of `REGION`, which Debian's Go helper calls (it ignores
+/// `AWS_ENDPOINT_URL*`): a TLS front to the fake listens there.
+const API_HOST: &str = "api.ecr.us-west-2.amazonaws.com";
+const API_ADDR: &str = "10.254.0.3";
 /// The region of `PRIVATE`, which is also the callers' configured region: the fake's tokens
 /// name `123456789012.dkr.ecr.<region>.amazonaws.com` as the default registry.
 const REGION: &str = "us-west-2";
@@ -40,6 +44,7 @@ struct World {
     _mirror: Registry,
     ns: Namespace,
     env: TestEnv,
+    pki: Pki,
     password: String,
     busybox: PathBuf,
     context: PathBuf,
@@ -102,6 +107,7 @@ fn setup(dir: &Path) -> Option<World> {
             (PRIVATE, REGISTRY_ADDR),
             (PUBLIC, REGISTRY_ADDR),
             (MIRROR, MIRROR_ADDR),
+            (API_HOST, API_ADDR),
         ],
     );
     let busybox = busybox_tar(&dir.join("busybox"))?;
@@ -116,7 +122,7 @@ fn setup(dir: &Path) -> Option<World> {
     }
     let password = password();
     env.aws.set_password(&password);
-    let pki = make_pki(&dir.join("pki"), &[PRIVATE, PUBLIC, MIRROR]);
+    let pki = make_pki(&dir.join("pki"), &[PRIVATE, PUBLIC, MIRROR, API_HOST]);
     for host in [PRIVATE, PUBLIC, MIRROR] {
         ns.trust(host, &pki.ca_file);
     }
@@ -146,6 +152,7 @@ fn setup(dir: &Path) -> Option<World> {
         _mirror: mirror,
         ns,
         env,
+        pki,
         password,
         busybox,
         context,
@@ -294,16 +301,25 @@ impl Scenario<'_> {
     fn finish(&self, expected: &[(&str, usize)]) {
         let expected: BTreeMap<String, usize> =
             expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let calls = self.api_calls();
-        assert_eq!(calls, expected, "{}: API calls", self.name);
+        assert_eq!(self.api_calls(), expected, "{}: API calls", self.name);
+        self.record_figures();
+    }
+
+    fn record_figures(&self) {
         let line = format!(
             "{}: helper runs {:?}, API calls {:?}",
             self.name,
             self.helper_calls(),
-            calls
+            self.api_calls()
         );
         eprintln!("{line}");
         self.world.report.borrow_mut().push(line);
+    }
+
+    fn record_output(&self, out: &Output) {
+        let mut t = self.world.transcript.borrow_mut();
+        t.push_str(&String::from_utf8_lossy(&out.stdout));
+        t.push_str(&String::from_utf8_lossy(&out.stderr));
     }
 
     /// Pushes the base image as `reference`, removes it locally and pulls it back.
@@ -418,6 +434,7 @@ fn docker_engine_podman_and_buildah_through_the_helper() {
     login_and_logout_ignoring_storage(&world);
     podman_and_buildah(&world, true);
     podman_and_buildah(&world, false);
+    herd_of_cold_pulls(&world, dir.path());
 
     // Nothing any client printed holds a secret.
     let transcript = world.transcript.borrow();
@@ -699,6 +716,134 @@ fn podman_and_buildah(world: &World, auth_file: bool) {
     }
     s.finish(&[("ecr", 1), ("ecr-public", 1)]);
 }
+
+/// Eight `docker pull`s at once on a cold cache: one `GetAuthorizationToken` for all of them
+/// (the refresh lock), asserted. Debian's Go helper runs the same scenario beside ours when it
+/// can be had, and its count is reported (not asserted: it is not ours to fix).
+fn herd_of_cold_pulls(world: &World, dir: &Path) {
+    let ours = herd(world, "8 concurrent cold docker pulls, ecr-login", None);
+    assert_eq!(ours, 1, "a herd of cold pulls made {ours} API calls");
+
+    let Some(go) = extract_deb(
+        &dir.join("go-helper"),
+        "amazon-ecr-credential-helper",
+        "ECR_LOGIN_GO_HELPER_DEB",
+    ) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("apt-get download amazon-ecr-credential-helper failed");
+        }
+        eprintln!("SKIPPED: the Go helper (amazon-ecr-credential-helper) cannot be had");
+        return;
+    };
+    let binary = go.join("usr/bin/docker-credential-ecr-login");
+    // A TLS front for the fake at the API host; the Go helper trusts the test CA through
+    // SSL_CERT_FILE, which Go reads in place of the system bundle.
+    let script = dir.join("tls-front.py");
+    std::fs::write(&script, TLS_FRONT).unwrap();
+    let mut front = world
+        .ns
+        .command("/usr/bin/python3")
+        .arg(&script)
+        .arg(&world.pki.cert)
+        .arg(&world.pki.key)
+        .arg(API_ADDR)
+        .arg(world.env.aws.port().to_string())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the TLS front");
+    let ready = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let stdout = front.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    };
+    let _front = Guarded(front);
+    assert_eq!(ready.trim(), "ready", "the TLS front did not start");
+    let go_calls = herd(
+        world,
+        "8 concurrent cold docker pulls, Debian's Go helper 0.6.0",
+        Some((&binary, &world.pki.ca_file)),
+    );
+    assert!(go_calls >= 1);
+    eprintln!("herd of 8 cold pulls: ecr-login {ours} API call(s), the Go helper {go_calls}");
+}
+
+/// Runs the herd with our helper, or with `go` (binary, CA file); returns the ECR API calls.
+fn herd(world: &World, name: &str, go: Option<(&Path, &Path)>) -> usize {
+    let mut s = world.scenario(name);
+    s.docker_config(cred_helpers(&[PRIVATE]));
+    if let Some((binary, ca)) = go {
+        s.vars.insert("ECR_LOGIN_E2E_REAL".into(), path_str(binary));
+        s.vars.insert("SSL_CERT_FILE".into(), path_str(ca));
+    }
+    let reference = format!("{PRIVATE}/e2e/busybox:1");
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let running: Vec<_> = (0..8)
+            .map(|_| {
+                let mut cmd = world.ns.command("/usr/bin/docker");
+                cmd.args(["pull", "-q", &reference])
+                    .env_clear()
+                    .envs(&s.vars);
+                scope.spawn(move || run_bounded(cmd, b"", Duration::from_secs(180)))
+            })
+            .collect();
+        running.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        s.record_output(out);
+        s.expect_ok(out, "a concurrent pull");
+    }
+    assert_eq!(s.helper_calls().get("get"), Some(&8));
+    s.record_figures();
+    s.api_calls().get("ecr").copied().unwrap_or(0)
+}
+
+/// Terminates TLS on `addr:443` and passes each connection to the fake on the namespace's
+/// loopback: the fake answers one request per connection and closes it.
+const TLS_FRONT: &str = r#"
+import socket, ssl, sys, threading
+
+cert, key, addr, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server = socket.create_server((addr, 443))
+print("ready", flush=True)
+
+def pipe(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+def serve(conn):
+    try:
+        tls = context.wrap_socket(conn, server_side=True)
+        upstream = socket.create_connection(("127.0.0.1", port))
+    except OSError:
+        conn.close()
+        return
+    threading.Thread(target=pipe, args=(upstream, tls), daemon=True).start()
+    pipe(tls, upstream)
+
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
 
 /// The static binary the container image is built from (`.ci/run` builds it and sets
 /// `ECR_LOGIN_STATIC_BIN`): a dynamically linked one would not run on the busybox base.

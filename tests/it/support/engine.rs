@@ -266,42 +266,14 @@ impl Drop for Dockerd {
 /// for `docker import` / `podman import`: no image can be pulled here. `None` (skipped) when
 /// the package cannot be had; with `CI=true` that fails the test.
 pub fn busybox_tar(dir: &Path) -> Option<PathBuf> {
-    let download = dir.join("download");
-    std::fs::create_dir_all(&download).unwrap();
-    let deb = match std::env::var_os("ECR_LOGIN_BUSYBOX_STATIC_DEB") {
-        Some(deb) if !deb.is_empty() => PathBuf::from(deb),
-        _ => {
-            // busybox-static conflicts with the installed `busybox`: fetch, never install.
-            let got = Command::new("apt-get")
-                .args([
-                    "download",
-                    "-q",
-                    "-o",
-                    "APT::Sandbox::User=root",
-                    "busybox-static",
-                ])
-                .current_dir(&download)
-                .output()
-                .is_ok_and(|o| o.status.success());
-            let found = std::fs::read_dir(&download).ok().and_then(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            });
-            match found {
-                Some(deb) if got => deb,
-                _ => {
-                    if std::env::var("CI").is_ok_and(|v| v == "true") {
-                        panic!("apt-get download busybox-static failed");
-                    }
-                    eprintln!("SKIPPED: apt-get download busybox-static failed");
-                    return None;
-                }
-            }
+    // busybox-static conflicts with the installed `busybox`: fetched, never installed.
+    let Some(extracted) = extract_deb(dir, "busybox-static", "ECR_LOGIN_BUSYBOX_STATIC_DEB") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("apt-get download busybox-static failed");
         }
+        eprintln!("SKIPPED: apt-get download busybox-static failed");
+        return None;
     };
-    let extracted = dir.join("extracted");
-    check(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&extracted));
     let rootfs = dir.join("rootfs");
     let bin = rootfs.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -325,4 +297,43 @@ pub fn busybox_tar(dir: &Path) -> Option<PathBuf> {
             .arg("."),
     );
     Some(tar)
+}
+
+/// A process the test started, killed by its pid when dropped.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The files of a Debian package, extracted into `dir` (never installed): `ECR_LOGIN_<VAR>_DEB`
+/// names the .deb, else `apt-get download` fetches it. `None` when it cannot be had.
+pub fn extract_deb(dir: &Path, package: &str, var: &str) -> Option<PathBuf> {
+    let download = dir.join("download");
+    std::fs::create_dir_all(&download).unwrap();
+    let deb = match std::env::var_os(var) {
+        Some(deb) if !deb.is_empty() => PathBuf::from(deb),
+        _ => {
+            let got = Command::new("apt-get")
+                .args(["download", "-q", "-o", "APT::Sandbox::User=root", package])
+                .current_dir(&download)
+                .output()
+                .is_ok_and(|o| o.status.success());
+            let found = std::fs::read_dir(&download).ok().and_then(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            });
+            match found {
+                Some(deb) if got => deb,
+                _ => return None,
+            }
+        }
+    };
+    let extracted = dir.join("extracted");
+    check(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&extracted));
+    Some(extracted)
 }
