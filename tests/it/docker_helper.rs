@@ -303,8 +303,21 @@ fn list_names_registries_routed_by_cred_helpers() {
         "routed registries need no token to list"
     );
 
-    // A FIFO in place of config.json: no hang, a warning, and the cold-cache default.
+    // A config.json larger than any real one is not read whole: a warning, and the default.
     let config = env.home().join(".docker/config.json");
+    let mut huge = String::from(
+        r#"{"credHelpers": {"111111111111.dkr.ecr.us-west-2.amazonaws.com": "ecr-login"}, "pad": ""#,
+    );
+    huge.push_str(&"x".repeat(5 << 20));
+    huge.push_str("\"}");
+    std::fs::write(&config, huge).unwrap();
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"https://public.ecr.aws": "AWS"}));
+
+    // A FIFO in place of config.json: no hang, a warning, and the cold-cache default.
     std::fs::remove_file(&config).unwrap();
     let made = std::process::Command::new("mkfifo")
         .arg(&config)
