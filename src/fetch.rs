@@ -331,7 +331,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         next = err.source();
     }
-    crate::redact::text(&parts.join(": "))
+    crate::redact::text(&parts.join(": ").replace(['\n', '\r'], " "))
 }
 
 /// `base64("AWS:<password>")` to its parts. Anything else is an error, never a panic.

@@ -173,9 +173,6 @@ fn refused_hosts_make_no_call() {
 #[test]
 fn list_shows_cached_registries_without_network() {
     let env = TestEnv::new();
-    let out = env.run(&["list"], b"unused");
-    assert!(out.status.success());
-    assert_eq!(stdout(&out).trim(), "{}");
     env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
     env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com");
     env.get_ok("public.ecr.aws");
@@ -188,11 +185,13 @@ fn list_shows_cached_registries_without_network() {
         serde_json::json!({
             "https://111111111111.dkr.ecr.us-west-2.amazonaws.com": "AWS",
             "https://222222222222.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com": "AWS",
             "https://public.ecr.aws": "AWS",
-        })
+        }),
+        "the cached hosts, and the registry AWS named with the token"
     );
     assert_eq!(env.aws.total(), calls);
-    // Another identity sees nothing.
+    // Another identity sees none of these: its cold list fetches its own default registries.
     let mut other = env.vars.clone();
     other.insert("AWS_ACCESS_KEY_ID".into(), "AKIAOTHEROTHEROTHER1".into());
     let out = env
@@ -201,26 +200,221 @@ fn list_shows_cached_registries_without_network() {
         .envs(&other)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"https://public.ecr.aws": "AWS"}));
+    assert_eq!(env.aws.total(), calls + 1);
+}
+
+/// The legacy builder, the Docker SDK for Python and docker-compose v1 `get` only what `list`
+/// names: on a cold cache it must name the caller's default registry and ECR Public, as the
+/// Go helper does, and then serve them (and the `get`s that follow) from the cache.
+#[test]
+fn list_on_a_cold_cache_fetches_the_default_registries() {
+    let mut env = TestEnv::new();
+    env.set("AWS_REGION", "eu-west-1");
+    let expected = serde_json::json!({
+        "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com": "AWS",
+        "https://public.ecr.aws": "AWS",
+    });
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, expected);
+    assert_eq!((env.aws.count("ecr"), env.aws.count("ecr-public")), (1, 1));
+    assert!(
+        env.aws
+            .calls()
+            .iter()
+            .any(|c| c.service == "ecr" && c.region == "eu-west-1"),
+        "the private token comes from the configured region"
+    );
+    let secret = env.get_ok("123456789012.dkr.ecr.eu-west-1.amazonaws.com")["Secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!stdout(&out).contains(&secret), "list printed a secret");
+    env.get_ok("public.ecr.aws");
+    // Warm: the same answer, and neither list nor the gets called AWS again.
+    let out = env.run(&["list"], b"unused");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, expected);
+    assert_eq!(env.aws.total(), 2);
+
+    // The region from the profile when the environment names none.
+    let mut env = TestEnv::new();
+    env.write_file("home/.aws/config", "[default]\nregion = ap-south-1\n");
+    let out = env.run(&["list"], b"unused");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["https://123456789012.dkr.ecr.ap-south-1.amazonaws.com"], "AWS",
+        "{v}"
+    );
+
+    // Without AWS credentials: an empty list, exit 0 (those clients abort a build when list
+    // fails), and nothing on stderr (a credsStore user need not use ECR at all).
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    env.set("AWS_ECR_CACHE_DIR", path_str(&env.dir.path().join("cold")));
+    let calls = env.aws.total();
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "{}");
+    assert_eq!(stderr(&out), "");
+    assert_eq!(env.aws.total(), calls);
+
+    // AWS refusing: still exit 0, and stderr says why.
+    let env = TestEnv::new();
+    env.aws.always(Reply::AccessDenied);
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "{}");
+    assert!(stderr(&out).contains("access denied"), "{}", stderr(&out));
+}
+
+/// Registries Docker's config routes to us are listed without any AWS call; other helpers'
+/// entries, non-ECR hosts and a config that is not a regular file are not.
+#[test]
+fn list_names_registries_routed_by_cred_helpers() {
+    let env = TestEnv::new();
+    env.write_file(
+        "home/.docker/config.json",
+        r#"{"credsStore": "ecr-login", "credHelpers": {
+            "111111111111.dkr.ecr.us-west-2.amazonaws.com": "ecr-login",
+            "222222222222.dkr.ecr.eu-west-1.amazonaws.com:443": "ecr-login",
+            "333333333333.dkr.ecr.us-east-1.amazonaws.com": "other",
+            "registry.example.com": "ecr-login",
+            "public.ecr.aws": "ecr-login"
+        }}"#,
+    );
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "https://111111111111.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            "https://222222222222.dkr.ecr.eu-west-1.amazonaws.com:443": "AWS",
+            "https://public.ecr.aws": "AWS",
+        })
+    );
+    assert_eq!(
+        env.aws.total(),
+        0,
+        "routed registries need no token to list"
+    );
+
+    // A config.json larger than any real one is not read whole: a warning, and the default.
+    let config = env.home().join(".docker/config.json");
+    let mut huge = String::from(
+        r#"{"credHelpers": {"111111111111.dkr.ecr.us-west-2.amazonaws.com": "ecr-login"}, "pad": ""#,
+    );
+    huge.push_str(&"x".repeat(5 << 20));
+    huge.push_str("\"}");
+    std::fs::write(&config, huge).unwrap();
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"https://public.ecr.aws": "AWS"}));
+
+    // A FIFO in place of config.json: no hang, a warning, and the cold-cache default.
+    std::fs::remove_file(&config).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = env.run(&["list"], b"unused");
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"https://public.ecr.aws": "AWS"}));
 }
 
 #[test]
 fn store_and_erase() {
     let mut env = TestEnv::new();
-    let store = br#"{"ServerURL":"x","Username":"AWS","Secret":"s"}"#;
-    for (action, input) in [("store", &store[..]), ("erase", b"x")] {
-        let out = env.run(&[action], input);
-        assert_eq!(out.status.code(), Some(1));
-        assert_eq!(stdout(&out).trim(), "not implemented");
-    }
-    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
-    for (action, input) in [("store", &store[..]), ("erase", b"x")] {
-        let out = env.run(&[action], input);
-        assert!(out.status.success(), "{action}");
+    let store = |url: &str| {
+        serde_json::json!({"ServerURL": url, "Username": "AWS", "Secret": "typed-secret"})
+            .to_string()
+    };
+    // ECR hosts: success, stdout empty, and stderr says the password is not kept.
+    for url in [
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        "https://public.ecr.aws",
+    ] {
+        let out = env.run(&["store"], store(url).as_bytes());
+        assert!(out.status.success(), "store {url}: {}", stdout(&out));
         assert!(out.stdout.is_empty());
+        assert!(stderr(&out).contains("not kept"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("typed-secret"));
+        // `docker logout` erases four spellings; the note comes with the `https://` one.
+        let host = url.trim_start_matches("https://");
+        for (spelling, noted) in [
+            (host.to_string(), false),
+            (format!("http://{host}"), false),
+            (format!("https://{host}"), true),
+        ] {
+            let out = env.run(&["erase"], spelling.as_bytes());
+            assert!(out.status.success(), "erase {spelling}: {}", stdout(&out));
+            assert!(out.stdout.is_empty());
+            assert_eq!(
+                stderr(&out).contains("nothing to erase"),
+                noted,
+                "{spelling}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    // Another registry under credsStore: store fails naming the fix; erase succeeds silently.
+    for url in ["registry.example.com", "https://index.docker.io/v1/"] {
+        let out = env.run(&["store"], store(url).as_bytes());
+        assert_eq!(out.status.code(), Some(1), "store {url}");
+        let text = stdout(&out);
+        assert!(
+            text.contains("credHelpers") && text.contains("configure"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains("typed-secret"));
+        let out = env.run(&["erase"], url.as_bytes());
+        assert!(out.status.success(), "erase {url}");
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    }
+    let out = env.run(&["store"], br#"{"Username":"AWS"}"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no ServerURL"));
+    // An [[alias]] of an ECR registry is one too.
+    let config = env.write_file(
+        "ecr-config.toml",
+        "[[alias]]\nhost = \"registry.example.com\"\nregistry = \"123456789012.dkr.ecr.eu-west-1.amazonaws.com\"\n",
+    );
+    env.set("AWS_ECR_CONFIG", path_str(&config));
+    let out = env.run(&["store"], store("registry.example.com").as_bytes());
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+    for url in [
+        "registry.example.com",
+        "other.example.com",
+        "public.ecr.aws",
+    ] {
+        for (action, input) in [("store", store(url)), ("erase", url.to_string())] {
+            let out = env.run(&[action], input.as_bytes());
+            assert!(out.status.success(), "{action} {url}");
+            assert!(
+                out.stdout.is_empty() && out.stderr.is_empty(),
+                "{action} {url}"
+            );
+        }
     }
     let out = env.run(&["store"], b"{not json");
     assert_eq!(out.status.code(), Some(1));
+    assert_eq!(env.aws.total(), 0);
 }
 
 #[test]
@@ -511,6 +705,8 @@ fn list_keeps_registries_across_a_refresh() {
         serde_json::json!({
             "https://111111111111.dkr.ecr.us-west-2.amazonaws.com": "AWS",
             "https://222222222222.dkr.ecr.us-west-2.amazonaws.com": "AWS",
+            // The registry AWS names with the token (the fake's account).
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com": "AWS",
         })
     );
 }

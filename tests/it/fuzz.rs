@@ -302,15 +302,18 @@ fn entry() -> impl Strategy<Value = Entry> {
         finite(),
         finite(),
         prop::collection::vec(any::<String>(), 0..3),
+        prop::option::of(any::<String>()),
     )
-        .prop_map(|(username, password, issued_at, expires_at, hosts)| Entry {
-            username,
-            password: Secret::new(password),
-            issued_at,
-            expires_at,
-            hosts,
-            proxy_endpoint: None,
-        })
+        .prop_map(
+            |(username, password, issued_at, expires_at, hosts, proxy_endpoint)| Entry {
+                username,
+                password: Secret::new(password),
+                issued_at,
+                expires_at,
+                hosts,
+                proxy_endpoint,
+            },
+        )
 }
 
 fn cache_json(entries: &BTreeMap<String, Entry>) -> Vec<u8> {

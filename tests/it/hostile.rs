@@ -347,3 +347,35 @@ fn bad_arguments_print_usage() {
     assert_eq!(env.aws.total(), 0);
     timing.report("bad arguments");
 }
+
+/// `store` (what `docker login` calls) with server URLs that are not plain hosts: refused with
+/// one line that never echoes a password typed into the URL or the request; `erase` of the
+/// same succeeds (nothing is stored for them).
+#[test]
+fn store_refuses_odd_server_urls_without_echoing_secrets() {
+    let env = TestEnv::new();
+    for url in [
+        "https://AWS:typed-secret@evil.example.com",
+        "https://AWS:typed-secret@123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        "evil.example.com\nmore",
+        "https://",
+        "",
+    ] {
+        let request =
+            serde_json::json!({"ServerURL": url, "Username": "AWS", "Secret": "typed-secret"});
+        let out = env.run(&["store"], request.to_string().as_bytes());
+        no_panic(url, &out);
+        assert_eq!(out.status.code(), Some(1), "{url:?}");
+        let text = stdout(&out);
+        assert_eq!(text.lines().count(), 1, "{url:?}: {text:?}");
+        assert!(!text.contains("typed-secret"), "{url:?}: {text:?}");
+        assert!(!stderr(&out).contains("typed-secret"), "{url:?}");
+        let out = env.run(&["erase"], url.as_bytes());
+        assert!(out.status.success(), "erase {url:?}");
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "erase {url:?}"
+        );
+    }
+    assert_eq!(env.aws.total(), 0);
+}

@@ -10,6 +10,7 @@ mod docker_helper;
 mod doctor;
 mod drop_in;
 mod e2e_clients;
+mod e2e_docker;
 mod faults;
 mod fuzz;
 mod hostile;

@@ -172,6 +172,17 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry on `addr` with TLS from `pki`, and Basic auth when `htpasswd` is given.
     pub fn start(dir: &Path, addr: SocketAddr, pki: &Pki, htpasswd: Option<&Path>) -> Registry {
+        Registry::start_in(None, dir, addr, pki, htpasswd)
+    }
+
+    /// [`Registry::start`] inside `ns` (its network and mount namespace) when given.
+    pub fn start_in(
+        ns: Option<&super::engine::Namespace>,
+        dir: &Path,
+        addr: SocketAddr,
+        pki: &Pki,
+        htpasswd: Option<&Path>,
+    ) -> Registry {
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let auth = match htpasswd {
             Some(path) => format!(
@@ -190,7 +201,11 @@ impl Registry {
         std::fs::write(&config_path, config).unwrap();
         let log = dir.join("registry.log");
         let log_file = File::create(&log).unwrap();
-        let child = Command::new("docker-registry")
+        let mut cmd = match ns {
+            Some(ns) => ns.command("docker-registry"),
+            None => Command::new("docker-registry"),
+        };
+        let child = cmd
             .arg("serve")
             .arg(&config_path)
             .env_clear()
@@ -201,11 +216,15 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let mut registry = Registry { child, addr, log };
-        registry.wait_ready();
+        registry.wait_ready(ns);
         registry
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, ns: Option<&super::engine::Namespace>) {
+        let listening = |addr: &SocketAddr| match ns {
+            Some(ns) => ns.can_connect(*addr),
+            None => TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -215,7 +234,7 @@ impl Registry {
                     std::fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+            if listening(&self.addr) {
                 return;
             }
             assert!(

@@ -76,9 +76,13 @@ struct Shared {
     counter: AtomicU64,
 }
 
+/// Opens a connection to the fake's address, to wake its accept loop when it is dropped.
+type Waker = Box<dyn Fn(std::net::SocketAddr) + Send + Sync>;
+
 pub struct FakeAws {
     shared: Arc<Shared>,
     addr: std::net::SocketAddr,
+    wake: Waker,
 }
 
 pub const STS_DENIED_MESSAGE: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
@@ -87,6 +91,17 @@ pub const IAM_MESSAGE: &str = "User: arn:aws:iam::123456789012:user/ci is not au
 impl FakeAws {
     pub fn start() -> FakeAws {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        FakeAws::start_on(
+            listener,
+            Box::new(|addr| {
+                let _ = TcpStream::connect(addr);
+            }),
+        )
+    }
+
+    /// Serves on a listener bound elsewhere (in a network namespace a test made); `wake`
+    /// connects to it from where it can be reached.
+    pub fn start_on(listener: TcpListener, wake: Waker) -> FakeAws {
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
@@ -105,7 +120,7 @@ impl FakeAws {
                 std::thread::spawn(move || handle(stream, &shared));
             }
         });
-        FakeAws { shared, addr }
+        FakeAws { shared, addr, wake }
     }
 
     pub fn url(&self) -> String {
@@ -220,7 +235,7 @@ impl Drop for FakeAws {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
         // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
+        (self.wake)(self.addr);
     }
 }
 

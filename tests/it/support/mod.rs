@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod e2e;
+pub mod engine;
 pub mod fake_aws;
 
 use std::collections::BTreeMap;
@@ -37,8 +38,12 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
+        TestEnv::with_aws(FakeAws::start())
+    }
+
+    /// The environment around a fake started elsewhere (in a test's network namespace).
+    pub fn with_aws(aws: FakeAws) -> TestEnv {
         let dir = tempfile::tempdir().expect("tempdir");
-        let aws = FakeAws::start();
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".aws")).unwrap();
         let mut vars = BTreeMap::new();
