@@ -93,12 +93,28 @@ pub enum Decision {
     FailFast(f64),
 }
 
-pub fn decide(token: Option<&Lifetime>, failure: Option<&Failure>, now: f64) -> Decision {
+/// `waited_since` is when this caller began waiting for another process's refresh: a failure
+/// recorded since then is that refresh's outcome, which everyone who waited for it shares
+/// whatever the backoff says (a slow herd must not outlast the window and ask again).
+pub fn decide(
+    token: Option<&Lifetime>,
+    failure: Option<&Failure>,
+    now: f64,
+    waited_since: Option<f64>,
+) -> Decision {
     let usable = token.is_some_and(|t| t.is_usable(now));
     if token.is_some_and(|t| t.is_fresh(now)) {
         return Decision::Serve;
     }
-    let backing_off = failure.map_or(0.0, |f| f.retry_in(usable, now));
+    let backing_off = failure.map_or(0.0, |f| {
+        let shared = waited_since.is_some_and(|since| f.at >= since);
+        let left = f.retry_in(usable, now);
+        if shared {
+            left.max(f64::MIN_POSITIVE)
+        } else {
+            left
+        }
+    });
     match (usable, backing_off > 0.0) {
         (true, false) => Decision::ServeAndRefresh,
         (true, true) => Decision::ServeBackingOff,
@@ -147,9 +163,9 @@ mod tests {
     #[test]
     fn fresh_tokens_are_served() {
         let t = token(1000.0, H12);
-        assert_eq!(decide(Some(&t), None, 1000.0), Decision::Serve);
+        assert_eq!(decide(Some(&t), None, 1000.0, None), Decision::Serve);
         assert_eq!(
-            decide(Some(&t), Some(&failure(999.0, 3)), 2000.0),
+            decide(Some(&t), Some(&failure(999.0, 3)), 2000.0, None),
             Decision::Serve
         );
     }
@@ -158,17 +174,17 @@ mod tests {
     fn due_tokens_refresh_unless_backing_off() {
         let t = token(0.0, H12);
         let now = H12 * 0.6;
-        assert_eq!(decide(Some(&t), None, now), Decision::ServeAndRefresh);
+        assert_eq!(decide(Some(&t), None, now, None), Decision::ServeAndRefresh);
         assert_eq!(
-            decide(Some(&t), Some(&failure(now - 10.0, 1)), now),
+            decide(Some(&t), Some(&failure(now - 10.0, 1)), now, None),
             Decision::ServeBackingOff
         );
         assert_eq!(
-            decide(Some(&t), Some(&failure(now - 31.0, 1)), now),
+            decide(Some(&t), Some(&failure(now - 31.0, 1)), now, None),
             Decision::ServeAndRefresh
         );
         assert_eq!(
-            decide(Some(&t), Some(&failure(now - 31.0, 2)), now),
+            decide(Some(&t), Some(&failure(now - 31.0, 2)), now, None),
             Decision::ServeBackingOff,
             "the backoff doubles"
         );
@@ -176,28 +192,28 @@ mod tests {
 
     #[test]
     fn without_a_token_failures_fail_fast_for_a_short_while() {
-        assert_eq!(decide(None, None, 100.0), Decision::Refresh);
+        assert_eq!(decide(None, None, 100.0, None), Decision::Refresh);
         assert_eq!(
-            decide(None, Some(&failure(98.0, 1)), 100.0),
+            decide(None, Some(&failure(98.0, 1)), 100.0, None),
             Decision::FailFast(3.0)
         );
         assert_eq!(
-            decide(None, Some(&failure(90.0, 1)), 100.0),
+            decide(None, Some(&failure(90.0, 1)), 100.0, None),
             Decision::Refresh
         );
         assert_eq!(
-            decide(None, Some(&failure(90.0, 3)), 100.0),
+            decide(None, Some(&failure(90.0, 3)), 100.0, None),
             Decision::FailFast(10.0)
         );
         assert_eq!(
-            decide(None, Some(&failure(100.0, 40)), 100.0),
+            decide(None, Some(&failure(100.0, 40)), 100.0, None),
             Decision::FailFast(60.0),
             "capped"
         );
         let expired = token(0.0, 10.0);
-        assert_eq!(decide(Some(&expired), None, 100.0), Decision::Refresh);
+        assert_eq!(decide(Some(&expired), None, 100.0, None), Decision::Refresh);
         assert_eq!(
-            decide(None, Some(&failure(200.0, 1)), 100.0),
+            decide(None, Some(&failure(200.0, 1)), 100.0, None),
             Decision::Refresh,
             "a failure in the future holds nobody"
         );
@@ -221,6 +237,22 @@ mod tests {
         assert!(lifetime(f64::NAN, None, 1.0).is_none());
         assert!(
             lifetime(f64::INFINITY, None, 1.0).is_some_and(|l| l.expires_at == 1.0 + MAX_LIFETIME)
+        );
+    }
+
+    #[test]
+    fn waiters_share_the_outcome_they_waited_for() {
+        // The failure is older than its window, but this caller was waiting for that very
+        // refresh: it takes the failure rather than ask again.
+        let f = failure(100.0, 1);
+        assert_eq!(decide(None, Some(&f), 200.0, None), Decision::Refresh);
+        assert!(matches!(
+            decide(None, Some(&f), 200.0, Some(99.0)),
+            Decision::FailFast(_)
+        ));
+        assert_eq!(
+            decide(None, Some(&f), 200.0, Some(101.0)),
+            Decision::Refresh
         );
     }
 

@@ -87,7 +87,7 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
     let scope = host.token_scope();
     let key = cx.cache_key(&scope, source);
     let slot = cx.cache.slot(&key);
-    let decision = decide(&slot);
+    let decision = decide(&slot, None);
     if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
         return answer;
     }
@@ -113,6 +113,7 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
         cx.settings.deadline
     };
     let mut cache = cx.cache.clone();
+    let waited_since = cache::now();
     let locked = match cache.lock_refresh(&key, lock_deadline) {
         Ok(guard) => Some(guard),
         Err(CacheError::LockTimeout(_)) if have_token => {
@@ -146,7 +147,7 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
     } else {
         slot
     };
-    let decision = decide(&slot);
+    let decision = decide(&slot, Some(waited_since));
     if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
         debug!("another process settled {key} while we waited");
         return answer;
@@ -206,11 +207,12 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
     }
 }
 
-fn decide(slot: &Slot) -> Decision {
+fn decide(slot: &Slot, waited_since: Option<f64>) -> Decision {
     policy::decide(
         slot.entry.as_ref().map(Entry::lifetime).as_ref(),
         slot.failure.as_ref(),
         cache::now(),
+        waited_since,
     )
 }
 

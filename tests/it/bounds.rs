@@ -4,29 +4,17 @@
 
 use crate::support;
 
-use std::process::{Child, Output};
+use std::process::Child;
 use std::time::Duration;
 use support::*;
 
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
-fn herd(env: &TestEnv, n: usize) -> Vec<Output> {
-    let gets: Vec<_> = (0..n)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || {
-                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
-            })
-        })
-        .collect();
-    gets.into_iter().map(|g| g.join().unwrap()).collect()
-}
-
 #[test]
 fn a_throttled_herd_makes_at_most_three_calls() {
     let env = TestEnv::new();
     env.aws.always(Reply::Throttle);
-    for out in herd(&env, 64) {
+    for out in env.herd(64, PRIVATE) {
         assert_not_found(&out);
         assert!(stderr(&out).contains("throttled"), "{}", stderr(&out));
     }
@@ -103,7 +91,7 @@ fn a_stopped_refresher_does_not_hold_the_others() {
 fn a_token_already_expired_by_aws_clock_costs_a_herd_one_call() {
     let env = TestEnv::new();
     env.aws.set_expires_at(now() - 60.0);
-    for out in herd(&env, 8) {
+    for out in env.herd(8, PRIVATE) {
         assert_not_found(&out);
         assert!(stderr(&out).contains("already expired"), "{}", stderr(&out));
     }
@@ -116,7 +104,7 @@ fn a_token_already_expired_by_aws_clock_costs_a_herd_one_call() {
 fn a_fast_local_clock_still_caches_tokens() {
     let env = TestEnv::new();
     env.aws.set_clock_offset(-13.0 * 3600.0);
-    for out in herd(&env, 8) {
+    for out in env.herd(8, PRIVATE) {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     env.get_ok(PRIVATE);
@@ -135,12 +123,7 @@ fn an_absurd_expiry_is_clamped_to_twelve_hours() {
         assert!(lifetime <= 12.0 * 3600.0 + 60.0, "{lifetime}");
     }
     // The kubelet refuses durations past Go's range; ours stays within the token's life.
-    let body = serde_json::json!({
-        "kind": "CredentialProviderRequest",
-        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-        "image": format!("{PRIVATE}/app"),
-    })
-    .to_string();
+    let body = kubelet_request(&format!("{PRIVATE}/app"));
     let out = env.run(&["kubelet"], body.as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -197,12 +180,7 @@ fn the_kubelet_answers_a_failing_request_with_a_fifo_for_a_log() {
     mkfifo(&fifo);
     env.set("AWS_ECR_LOG_FILE", path_str(&fifo));
     env.aws.always(Reply::AccessDenied);
-    let body = serde_json::json!({
-        "kind": "CredentialProviderRequest",
-        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-        "image": format!("{PRIVATE}/app"),
-    })
-    .to_string();
+    let body = kubelet_request(&format!("{PRIVATE}/app"));
     let out = run_bounded(
         env.command(&["kubelet"]),
         body.as_bytes(),

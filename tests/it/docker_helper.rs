@@ -639,14 +639,7 @@ fn corrupt_cache_files_heal() {
 fn concurrent_cold_gets_make_one_call() {
     let env = TestEnv::new();
     env.aws.set_delay(Duration::from_millis(500));
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || {
-                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
-            })
-        })
-        .collect();
+    let children = env.spawn_herd(16, PRIVATE);
     let secrets: std::collections::BTreeSet<String> = children
         .into_iter()
         .map(|c| {

@@ -95,14 +95,7 @@ fn endless_throttling_is_explained_after_a_bounded_number_of_tries() {
 fn access_denied_under_a_herd_is_one_call() {
     let env = TestEnv::new();
     env.aws.always(Reply::AccessDenied);
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || {
-                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
-            })
-        })
-        .collect();
+    let children = env.spawn_herd(8, PRIVATE);
     for child in children {
         let out = child.join().unwrap();
         assert_not_found(&out);
@@ -177,14 +170,7 @@ fn waiters_behind_a_killed_refresher_carry_on() {
     env.aws.set_delay(Duration::from_secs(30));
     let mut holder = env.spawn_get(PRIVATE);
     env.aws.wait_for_calls(1, Duration::from_secs(30));
-    let waiters: Vec<_> = (0..6)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || {
-                run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
-            })
-        })
-        .collect();
+    let waiters = env.spawn_herd(6, PRIVATE);
     // Let the waiters reach the lock (they cannot call the fake while it is held).
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(env.aws.total(), 1, "a waiter did not wait for the lock");

@@ -338,17 +338,7 @@ fn rewriting_the_credentials_file_during_cold_gets_never_crosses_identities() {
                 }
             })
         };
-        let gets: Vec<_> = (0..4)
-            .map(|_| {
-                let cmd = env.command(&["get"]);
-                std::thread::spawn(move || {
-                    run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60))
-                })
-            })
-            .collect();
-        for g in gets {
-            g.join().unwrap();
-        }
+        env.herd(4, PRIVATE);
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         writer.join().unwrap();
         write(&creds, &keys("[default]", KEY_ONE));

@@ -135,6 +135,25 @@ impl TestEnv {
         child
     }
 
+    /// `n` concurrent `get`s of `server_url`, each bounded by a minute, left running.
+    pub fn spawn_herd(&self, n: usize, server_url: &str) -> Vec<std::thread::JoinHandle<Output>> {
+        (0..n)
+            .map(|_| {
+                let cmd = self.command(&["get"]);
+                let input = server_url.as_bytes().to_vec();
+                std::thread::spawn(move || run_bounded(cmd, &input, Duration::from_secs(60)))
+            })
+            .collect()
+    }
+
+    /// `n` concurrent `get`s of `server_url`, waited for.
+    pub fn herd(&self, n: usize, server_url: &str) -> Vec<Output> {
+        self.spawn_herd(n, server_url)
+            .into_iter()
+            .map(|h| h.join().expect("a get of the herd"))
+            .collect()
+    }
+
     pub fn get(&self, server_url: &str) -> Output {
         self.run(&["get"], server_url.as_bytes())
     }
@@ -217,6 +236,16 @@ pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
         stdout: out_reader.join().unwrap(),
         stderr: err_reader.join().unwrap(),
     }
+}
+
+/// A `CredentialProviderRequest` (v1) for `image`, as the kubelet writes it.
+pub fn kubelet_request(image: &str) -> String {
+    serde_json::json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "image": image,
+    })
+    .to_string()
 }
 
 /// Unix seconds.
