@@ -36,15 +36,7 @@ struct Credentials<'a> {
 
 /// Reads at most `MAX_INPUT` bytes; more is an error, not something to wait for.
 pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    input
-        .take(MAX_INPUT as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    if buf.len() > MAX_INPUT {
-        return Err(format!("the input is longer than {MAX_INPUT} bytes"));
-    }
-    Ok(buf)
+    crate::input::read_bounded(input, MAX_INPUT).map_err(|e| e.to_string())
 }
 
 /// A short, printable rendering of untrusted input for messages. Everything up to the last `@`

@@ -574,7 +574,10 @@ async fn caller_identity_check(
             Check::new(
                 CheckId::CallerIdentity,
                 Status::Fail,
-                format!("STS GetCallerIdentity failed: {}", short_error(&e)),
+                format!(
+                    "STS GetCallerIdentity failed: {}",
+                    fetch::sdk_error(e, "the STS endpoint")
+                ),
             )
             .fix("the credentials were found but AWS does not accept them: refresh them (expired session, `aws sso login`) or check AWS_ENDPOINT_URL_STS"),
             None,
@@ -621,26 +624,6 @@ async fn token_check(
             Check::new(CheckId::Token, Status::Fail, e.to_string()).fix(fix)
         }
     }
-}
-
-/// An SDK error in one line: the service's code and message, else the chain of causes.
-fn short_error<E, R>(e: &aws_sdk_sts::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_sts::error::ProvideErrorMetadata;
-    if let Some(code) = e.code() {
-        return format!("{code}: {}", e.message().unwrap_or("no message"));
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.chars().take(400).collect()
 }
 
 fn hours_minutes(secs: f64) -> String {

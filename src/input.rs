@@ -2,6 +2,25 @@
 //! hang the helper (and with it a `docker pull` or the kubelet) forever.
 
 use std::io::Read;
+
+/// Why a bounded read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read stdin: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the input is longer than {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Reads at most `max` bytes; more is an error, not something to wait for.
+pub fn read_bounded(input: &mut dyn Read, max: usize) -> Result<Vec<u8>, InputError> {
+    let mut buf = Vec::new();
+    input.take(max as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > max {
+        return Err(InputError::TooLarge(max));
+    }
+    Ok(buf)
+}
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 

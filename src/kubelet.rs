@@ -176,15 +176,10 @@ pub fn answer(settings: &Settings, input: &mut dyn Read) -> Result<String, Kubel
 
 /// Reads at most [`MAX_REQUEST`] bytes; more is an error, not something to wait for.
 fn read_request(input: &mut dyn Read) -> Result<Vec<u8>, KubeletError> {
-    let mut buf = Vec::new();
-    input
-        .take(MAX_REQUEST as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(KubeletError::Read)?;
-    if buf.len() > MAX_REQUEST {
-        return Err(KubeletError::TooLarge);
-    }
-    Ok(buf)
+    crate::input::read_bounded(input, MAX_REQUEST).map_err(|e| match e {
+        crate::input::InputError::Read(e) => KubeletError::Read(e),
+        crate::input::InputError::TooLarge(_) => KubeletError::TooLarge,
+    })
 }
 
 /// Checks kind and version, and reads the fields we use. Unknown request fields are ignored:
