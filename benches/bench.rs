@@ -7,6 +7,16 @@
 //! `/usr/bin/docker-credential-ecr-login` when that is Debian's `amazon-ecr-credential-helper`;
 //! `none` leaves it out). The Go helper must run without network (it would call AWS on a miss):
 //! `scripts/bench` runs everything in a private network namespace.
+//!
+//! Other builds of ours: `BENCH_BIN=PATH` measures that binary instead of the one cargo built
+//! beside the bench; `BENCH_EXTRA="LABEL=PATH,LABEL=PATH"` adds more binaries of ours to the
+//! interleaved hit runs (environment keys), e.g. a dynamic and a static build side by side.
+//!
+//! `BENCH_PREPARE=DIR` only prepares a cache hit for `scripts/profile-hit`: it writes a home,
+//! an AWS config and a filled cache under DIR, checks that a miss fetched a token through an
+//! endpoint named by host name (`http://localhost:PORT`, so the binary resolved a name), then a
+//! hit made no call, writes the hit's environment to `DIR/env` (one `NAME=VALUE` a line) and the
+//! server URL to `DIR/input`, and exits. Nothing is timed.
 
 #[path = "../tests/it/support/fake_aws.rs"]
 mod fake_aws;
@@ -79,7 +89,13 @@ struct Setup {
 
 fn setup(fake: &fake_aws::FakeAws) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = dir.path().join("home");
+    let env = setup_env(dir.path(), &fake.url());
+    Setup { _dir: dir, env }
+}
+
+/// The environment of a `get` with keys in the environment, everything else under `base`.
+fn setup_env(base: &Path, endpoint: &str) -> Vec<(String, String)> {
+    let home = base.join("home");
     std::fs::create_dir_all(home.join(".aws")).unwrap();
     let p = |rel: &str| home.join(rel).display().to_string();
     let env = vec![
@@ -89,14 +105,39 @@ fn setup(fake: &fake_aws::FakeAws) -> Setup {
         ("AWS_CONFIG_FILE".into(), p(".aws/config")),
         ("AWS_SHARED_CREDENTIALS_FILE".into(), p(".aws/credentials")),
         ("AWS_ECR_CACHE_DIR".into(), p(".ecr")),
-        ("AWS_ENDPOINT_URL_ECR".into(), fake.url()),
-        ("AWS_ENDPOINT_URL_ECR_PUBLIC".into(), fake.url()),
-        ("AWS_ENDPOINT_URL_STS".into(), fake.url()),
+        ("AWS_ENDPOINT_URL_ECR".into(), endpoint.into()),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC".into(), endpoint.into()),
+        ("AWS_ENDPOINT_URL_STS".into(), endpoint.into()),
         ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "bench-secret-key".into()),
         ("AWS_REGION".into(), "us-west-2".into()),
     ];
-    Setup { _dir: dir, env }
+    env
+}
+
+/// `BENCH_PREPARE`: a filled cache and the environment of a hit, for `scripts/profile-hit`.
+fn prepare(ours: &Path, dir: &Path) {
+    let fake = fake_aws::FakeAws::start();
+    fake.set_password(PASSWORD);
+    // A host name, not 127.0.0.1: the miss must resolve it as a real endpoint would be.
+    let env = setup_env(dir, &format!("http://localhost:{}", fake.port()));
+    let input = HOST.as_bytes();
+    assert!(
+        answers(ours, &env, input),
+        "{}: the miss through http://localhost:{} got no token",
+        ours.display(),
+        fake.port()
+    );
+    assert_eq!(fake.total(), 1, "the miss made {} API calls", fake.total());
+    assert!(answers(ours, &env, input), "the hit got no token");
+    assert_eq!(fake.total(), 1, "the hit made an API call");
+    let lines: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(dir.join("env"), lines).expect("write env");
+    std::fs::write(dir.join("input"), input).expect("write input");
+    println!(
+        "prepared a cache hit under {}: the miss resolved localhost and fetched a token (1 API call), the hit made none",
+        dir.display()
+    );
 }
 
 fn command(bin: &Path, args: &[&str], env: &[(String, String)]) -> Command {
@@ -187,8 +228,33 @@ fn env_value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// `BENCH_EXTRA`: `LABEL=PATH` pairs, comma-separated.
+fn extra_binaries() -> Vec<(String, PathBuf)> {
+    let Ok(spec) = std::env::var("BENCH_EXTRA") else {
+        return Vec::new();
+    };
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            let (label, path) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("BENCH_EXTRA: {pair:?} is not LABEL=PATH"));
+            let path = PathBuf::from(path.trim());
+            assert!(path.is_file(), "BENCH_EXTRA: no file {}", path.display());
+            (format!("ecr-login hit, env, {}", label.trim()), path)
+        })
+        .collect()
+}
+
 fn main() {
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login"));
+    let ours = std::env::var_os("BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_docker-credential-ecr-login")));
+    if let Some(dir) = std::env::var_os("BENCH_PREPARE") {
+        prepare(&ours, Path::new(&dir));
+        return;
+    }
+    let extras = extra_binaries();
     let iterations: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -239,6 +305,9 @@ fn main() {
         answers(&ours, &process_env, input),
         "our get with credential_process failed"
     );
+    for (label, bin) in &extras {
+        assert!(answers(bin, &s.env, input), "{label}: get failed");
+    }
     let calls_after_fill = fake.total();
 
     let go = go_helper().and_then(|go| {
@@ -266,6 +335,10 @@ fn main() {
             &process_env,
         ),
     ];
+    for (label, bin) in &extras {
+        runs.push((label, bin, vec!["get"], &s.env));
+    }
+    let go_first = runs.len();
     if let Some(go) = &go {
         runs.push(("Go helper hit, env keys", go, vec!["get"], &s.env));
         runs.push(("Go helper hit, cred_process", go, vec!["get"], &process_env));
@@ -287,12 +360,12 @@ fn main() {
     println!("# ecr-login benchmark ({iterations} interleaved runs each)");
     let cpu_medians: Vec<Duration> = cpus.iter().map(|c| median(c.clone())).collect();
     println!(
-        "{:<30} {:>12} {:>12} {:>9} {:>12} {:>9} {:>14}",
+        "{:<40} {:>12} {:>12} {:>9} {:>12} {:>9} {:>14}",
         "command", "wall median", "wall p90", "x floor", "CPU median", "x floor", "peak RSS"
     );
     for (i, (name, _, _, _)) in runs.iter().enumerate() {
         println!(
-            "{:<30} {:>12} {:>12} {:>9.2} {:>12} {:>9.2} {:>10} KiB",
+            "{:<40} {:>12} {:>12} {:>9.2} {:>12} {:>9.2} {:>10} KiB",
             name,
             ms(medians[i]),
             ms(percentile(walls[i].clone(), 0.9)),
@@ -303,7 +376,10 @@ fn main() {
         );
     }
     if go.is_some() {
-        for (what, ours_i, go_i) in [("env keys", 1, 3), ("credential_process", 2, 4)] {
+        for (what, ours_i, go_i) in [
+            ("env keys", 1, go_first),
+            ("credential_process", 2, go_first + 1),
+        ] {
             let ratio = medians[go_i].as_secs_f64() / medians[ours_i].as_secs_f64();
             let over = |i: usize| (medians[i].saturating_sub(floor)).as_secs_f64() * 1000.0;
             println!(
@@ -326,7 +402,7 @@ fn main() {
         cold_rss = cold_rss.max(sample.max_rss_kib);
     }
     println!(
-        "{:<30} {:>12} {:>12} {:>9.2} {:>12} {:>9} {:>10} KiB",
+        "{:<40} {:>12} {:>12} {:>9.2} {:>12} {:>9} {:>10} KiB",
         "ecr-login get (cold)",
         ms(median(cold.clone())),
         ms(percentile(cold.clone(), 0.9)),
@@ -381,10 +457,12 @@ fn main() {
         ms(started.elapsed()),
         fake.total() - before
     );
-    let size = std::fs::metadata(&ours).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "binary size: {:.2} MiB ({})",
-        size as f64 / 1048576.0,
-        ours.display()
-    );
+    for bin in std::iter::once(&ours).chain(extras.iter().map(|(_, bin)| bin)) {
+        let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "binary size: {:.2} MiB ({})",
+            size as f64 / 1048576.0,
+            bin.display()
+        );
+    }
 }

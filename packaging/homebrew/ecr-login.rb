@@ -16,6 +16,13 @@ class EcrLogin < Formula
   conflicts_with "docker-credential-helper-ecr", because: "both install `docker-credential-ecr-login`"
 
   def install
+    # `cargo install --path .` reads the project's .cargo/config.toml, which makes the x86_64 Linux
+    # binary static-pie; that links glibc's libc.a. Where there is none (Fedora without
+    # glibc-static), build a dynamic binary: a set RUSTFLAGS, even empty, replaces those flags.
+    if OS.linux? && Hardware::CPU.intel?
+      libc_a = Utils.safe_popen_read(ENV.cc, "-print-file-name=libc.a").chomp
+      ENV["RUSTFLAGS"] = "" unless libc_a.start_with?("/")
+    end
     system "cargo", "install", *std_cargo_args
     (man1/"docker-credential-ecr-login.1").write Utils.safe_popen_read(bin/"docker-credential-ecr-login", "man")
     pkgshare.install "packaging/kubelet/credential-provider-config.yaml"
