@@ -253,6 +253,11 @@ fn read(settings: &Settings, var: &str, default: &str) -> Result<SharedFile, fil
 
 fn parse(config: &SharedFile, credentials: &SharedFile) -> Result<ProfileSet, String> {
     use aws_types::os_shim_internal::{Env, Fs};
+    // No files (keys in the environment, a role on the machine): nothing to parse.
+    let blank = |f: &SharedFile| f.contents.as_deref().is_none_or(|c| c.trim().is_empty());
+    if blank(config) && blank(credentials) {
+        return Ok(ProfileSet::default());
+    }
     let files = ProfileFiles::builder()
         .with_contents(
             ProfileFileKind::Config,

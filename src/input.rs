@@ -14,7 +14,9 @@ pub enum InputError {
 
 /// Reads at most `max` bytes; more is an error, not something to wait for.
 pub fn read_bounded(input: &mut dyn Read, max: usize) -> Result<Vec<u8>, InputError> {
-    let mut buf = Vec::new();
+    // Room for a server URL at once: one read, then the one that sees the end. (`read_to_end`
+    // zeroes the spare room it reads into, so more would cost on every call.)
+    let mut buf = Vec::with_capacity(max.min(1024));
     input.take(max as u64 + 1).read_to_end(&mut buf)?;
     if buf.len() > max {
         return Err(InputError::TooLarge(max));

@@ -207,6 +207,24 @@ pub fn partition_dns_suffix(region: &str) -> &'static str {
 /// `http://host:443`, each optionally followed by a path.
 pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
     let input = input.trim();
+    // What Docker and podman send most: a bare ECR host name. Letters, digits, dots and
+    // hyphens only, and a name the strict host table accepts: a URL parser reads such a name
+    // as itself (lower-cased), so the full two-view check below has nothing to add.
+    if !input.is_empty()
+        && input.len() <= MAX_SERVER_URL_LEN
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        let host = input.to_ascii_lowercase();
+        if let Some(registry) = classify(&host) {
+            return Ok(EcrHost {
+                host,
+                port: None,
+                registry,
+            });
+        }
+    }
     if input.is_empty() {
         return Err(HostError::Malformed("the server URL is empty".into()));
     }

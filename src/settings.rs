@@ -5,6 +5,7 @@
 //! what selects the credentials can never have read two different environments, and so that
 //! tests can build any environment without touching the process's own.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -71,8 +72,8 @@ const NAMES: &[&str] = &[
 /// The environment of one call, and the one deadline every wait in it runs under.
 #[derive(Clone)]
 pub struct Settings {
-    /// Set variables, in [`NAMES`] order. A value that is not UTF-8 counts as unset.
-    vars: Vec<(&'static str, String)>,
+    /// Set variables. A value that is not UTF-8 counts as unset.
+    vars: Vec<(&'static str, Cow<'static, str>)>,
     /// Where variables outside [`NAMES`] come from (those a `credential_process` command line
     /// references): the process, or a fixed map in tests.
     others: Others,
@@ -92,17 +93,22 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// The process's environment; the deadline starts now.
     pub fn from_process() -> Settings {
-        let mut s = Settings::from_lookup(process_var);
+        let mut s = Settings::from_vars(process_vars());
         s.others = Others::Process;
         s
     }
 
     /// Any environment, for tests and for callers that build one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
-        let vars: Vec<(&'static str, String)> = NAMES
-            .iter()
-            .filter_map(|name| lookup(name).map(|v| (*name, v)))
-            .collect();
+        Settings::from_vars(
+            NAMES
+                .iter()
+                .filter_map(|name| lookup(name).map(|v| (*name, Cow::Owned(v))))
+                .collect(),
+        )
+    }
+
+    fn from_vars(vars: Vec<(&'static str, Cow<'static, str>)>) -> Settings {
         let timeout = vars
             .iter()
             .find(|(k, _)| *k == "AWS_ECR_TIMEOUT")
@@ -124,7 +130,7 @@ impl Settings {
         self.vars
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Any other variable (one that a `credential_process` command line names).
@@ -182,6 +188,43 @@ enum Others {
 
 fn process_var(name: &str) -> Option<String> {
     std::env::var_os(name).and_then(|v| v.into_string().ok())
+}
+
+/// The variables of [`NAMES`] that are set, in one pass over the environment and without a
+/// copy: this runs on every cache hit, where fifty `getenv`s and their allocations would cost
+/// more than the rest of the lookup. The strings stay valid for the life of the process, which
+/// never changes its own environment.
+fn process_vars() -> Vec<(&'static str, Cow<'static, str>)> {
+    unsafe extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let mut vars = Vec::with_capacity(16);
+    // SAFETY: `environ` is the process's NULL-terminated array of NUL-terminated strings; it
+    // is read before any thread that could change it exists, and nothing here changes it.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let bytes = std::ffi::CStr::from_ptr(*entry).to_bytes();
+            entry = entry.add(1);
+            let Some(eq) = bytes.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let (name, value) = (&bytes[..eq], &bytes[eq + 1..]);
+            let Some(known) = NAMES.iter().find(|n| n.as_bytes() == name) else {
+                continue;
+            };
+            // The first of duplicate entries wins, as for getenv.
+            if vars.iter().any(|(n, _)| n == known) {
+                continue;
+            }
+            if let Ok(value) = std::str::from_utf8(value) {
+                // SAFETY: the environment outlives every use (see above).
+                let value: &'static str = &*(value as *const str);
+                vars.push((*known, Cow::Borrowed(value)));
+            }
+        }
+    }
+    vars
 }
 
 #[cfg(test)]

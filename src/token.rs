@@ -88,7 +88,8 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
     let key = cx.cache_key(&scope, source);
     let slot = cx.cache.slot(&key);
     let decision = decide(&slot, None);
-    if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
+    let mut slot = slot;
+    if let Some(answer) = answer_from_cache(cx, host, &key, &mut slot, decision) {
         return answer;
     }
     if crate::log::enabled(crate::log::Level::Debug) {
@@ -148,7 +149,8 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
         slot
     };
     let decision = decide(&slot, Some(waited_since));
-    if let Some(answer) = answer_from_cache(cx, host, &key, &slot, decision) {
+    let mut slot = slot;
+    if let Some(answer) = answer_from_cache(cx, host, &key, &mut slot, decision) {
         debug!("another process settled {key} while we waited");
         return answer;
     }
@@ -216,37 +218,35 @@ fn decide(slot: &Slot, waited_since: Option<f64>) -> Decision {
     )
 }
 
-/// The answer when the decision needs no fetch.
+/// The answer when the decision needs no fetch (taken out of the slot, not copied).
 fn answer_from_cache(
     cx: &Context,
     host: &EcrHost,
     key: &str,
-    slot: &Slot,
+    slot: &mut Slot,
     decision: Decision,
 ) -> Option<Result<Token, Error>> {
     match decision {
         Decision::Serve => {
+            let entry = slot.entry.take()?;
             debug!("cache hit for {} ({key})", host.host);
-            if slot
-                .entry
-                .as_ref()
-                .is_some_and(|e| !e.hosts.contains(&host.host))
-            {
+            if !entry.hosts.contains(&host.host) {
                 cx.cache.remember_host(key, &host.host);
             }
-            slot.entry.clone().map(|e| Ok(e.into()))
+            Some(Ok(entry.into()))
         }
         Decision::ServeBackingOff => {
+            let entry = slot.entry.take()?;
             debug!(
                 "{}: the token is due for refresh, but a refresh failed lately; serving the cached one",
                 host.host
             );
-            slot.entry.clone().map(|e| Ok(e.into()))
+            Some(Ok(entry.into()))
         }
         Decision::FailFast(retry_in) => {
-            let failure = slot.failure.as_ref()?;
+            let failure = slot.failure.take()?;
             Some(Err(Error::Remembered {
-                reason: failure.reason.clone(),
+                reason: failure.reason,
                 retry_in,
             }))
         }
