@@ -724,6 +724,21 @@ fn herd_of_cold_pulls(world: &World, dir: &Path) {
     let ours = herd(world, "8 concurrent cold docker pulls, ecr-login", None);
     assert_eq!(ours, 1, "a herd of cold pulls made {ours} API calls");
 
+    let Some(binary) = go_helper(dir) else {
+        return;
+    };
+    let _front = tls_front(world, dir);
+    let go_calls = herd(
+        world,
+        "8 concurrent cold docker pulls, Debian's Go helper 0.6.0",
+        Some((&binary, &world.pki.ca_file)),
+    );
+    assert!(go_calls >= 1);
+    eprintln!("herd of 8 cold pulls: ecr-login {ours} API call(s), the Go helper {go_calls}");
+}
+
+/// Debian's Go helper, unpacked (never installed), or `None` outside CI when it cannot be had.
+fn go_helper(dir: &Path) -> Option<PathBuf> {
     let Some(go) = extract_deb(
         &dir.join("go-helper"),
         "amazon-ecr-credential-helper",
@@ -733,11 +748,15 @@ fn herd_of_cold_pulls(world: &World, dir: &Path) {
             panic!("apt-get download amazon-ecr-credential-helper failed");
         }
         eprintln!("SKIPPED: the Go helper (amazon-ecr-credential-helper) cannot be had");
-        return;
+        return None;
     };
-    let binary = go.join("usr/bin/docker-credential-ecr-login");
-    // A TLS front for the fake at the API host; the Go helper trusts the test CA through
-    // SSL_CERT_FILE, which Go reads in place of the system bundle.
+    Some(go.join("usr/bin/docker-credential-ecr-login"))
+}
+
+/// A TLS front for the fake at the ECR API host, which the Go helper calls (it ignores
+/// `AWS_ENDPOINT_URL*`); it trusts the test CA through `SSL_CERT_FILE`, which Go reads in place
+/// of the system bundle. Stopped when the guard drops.
+fn tls_front(world: &World, dir: &Path) -> Guarded {
     let script = dir.join("tls-front.py");
     std::fs::write(&script, TLS_FRONT).unwrap();
     let mut front = world
@@ -763,15 +782,9 @@ fn herd_of_cold_pulls(world: &World, dir: &Path) {
             .unwrap();
         line
     };
-    let _front = Guarded(front);
+    let front = Guarded(front);
     assert_eq!(ready.trim(), "ready", "the TLS front did not start");
-    let go_calls = herd(
-        world,
-        "8 concurrent cold docker pulls, Debian's Go helper 0.6.0",
-        Some((&binary, &world.pki.ca_file)),
-    );
-    assert!(go_calls >= 1);
-    eprintln!("herd of 8 cold pulls: ecr-login {ours} API call(s), the Go helper {go_calls}");
+    front
 }
 
 /// Runs the herd with our helper, or with `go` (binary, CA file); returns the ECR API calls.
@@ -802,6 +815,95 @@ fn herd(world: &World, name: &str, go: Option<(&Path, &Path)>) -> usize {
     assert_eq!(s.helper_calls().get("get"), Some(&8));
     s.record_figures();
     s.api_calls().get("ecr").copied().unwrap_or(0)
+}
+
+/// What the helper costs a user: warm `docker pull`s of an image that is up to date, and
+/// BuildKit builds (`--pull`) with one `FROM` from the private registry and one from a registry
+/// that is not ECR, through the real engine, with ecr-login, with Debian's Go helper, and with
+/// the password in `auths` and no helper at all. Interleaved rounds; medians printed. A
+/// benchmark, not a test: `scripts/bench-pull` runs it (`BENCH_PULL_ROUNDS`, default 15).
+#[test]
+#[ignore = "a benchmark: scripts/bench-pull runs it"]
+fn pull_and_build_benchmark() {
+    if !tools_present(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(world) = setup(dir.path()) else {
+        return;
+    };
+    let tar = world.busybox.display().to_string();
+    world.docker_setup(&["import", &tar, "e2e/busybox:base"]);
+    let image = format!("{PRIVATE}/e2e/busybox:1");
+    let mirror = format!("{MIRROR}/e2e/busybox:1");
+    let seed = world.scenario("bench seed");
+    seed.docker_config(cred_helpers(&[PRIVATE]));
+    seed.push_and_pull(&image);
+    seed.push_and_pull(&mirror);
+
+    let Some(go) = go_helper(dir.path()) else {
+        return;
+    };
+    let _front = tls_front(&world, dir.path());
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("AWS:{}", world.password),
+    );
+    let mut variants: Vec<(&str, Scenario<'_>)> = Vec::new();
+    for name in ["ecr-login", "Go helper 0.6.0", "auths, no helper"] {
+        let mut s = world.scenario(&format!("bench {name}"));
+        match name {
+            "ecr-login" => s.docker_config(cred_helpers(&[PRIVATE])),
+            "auths, no helper" => {
+                s.docker_config(serde_json::json!({"auths": {PRIVATE: {"auth": auth}}}))
+            }
+            _ => {
+                s.docker_config(cred_helpers(&[PRIVATE]));
+                s.vars.insert("ECR_LOGIN_E2E_REAL".into(), path_str(&go));
+                s.vars
+                    .insert("SSL_CERT_FILE".into(), path_str(&world.pki.ca_file));
+            }
+        }
+        // Warm: the helper's cache is filled and the image is up to date.
+        s.docker_ok(&["pull", "-q", &image], b"");
+        s.expect_ok(&s.build(true, &[&image, &mirror]), "a warm-up build");
+        variants.push((name, s));
+    }
+    let rounds: usize = std::env::var("BENCH_PULL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let mut pulls: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut builds: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, s)) in variants.iter().enumerate() {
+            let started = std::time::Instant::now();
+            s.docker_ok(&["pull", "-q", &image], b"");
+            pulls[i].push(started.elapsed().as_secs_f64() * 1000.0);
+            let started = std::time::Instant::now();
+            let out = s.build(true, &[&image, &mirror]);
+            builds[i].push(started.elapsed().as_secs_f64() * 1000.0);
+            s.expect_ok(&out, "a build");
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("# what the helper costs a user ({rounds} interleaved rounds, medians)");
+    println!(
+        "{:<22} {:>20} {:>34}",
+        "helper", "warm docker pull", "BuildKit build, 2 FROMs (--pull)"
+    );
+    for (i, (name, s)) in variants.iter().enumerate() {
+        println!(
+            "{:<22} {:>17.1} ms {:>31.1} ms   (helper runs: {:?})",
+            name,
+            median(&mut pulls[i]),
+            median(&mut builds[i]),
+            s.helper_calls()
+        );
+    }
 }
 
 /// Terminates TLS on `addr:443` and passes each connection to the fake on the namespace's
