@@ -37,11 +37,16 @@ const MAX_ENTRIES: usize = 256;
 const MAX_HOSTS_PER_ENTRY: usize = 64;
 /// Failures older than the longest backoff hold nobody; they are dropped on write.
 const FAILURE_MEMORY: f64 = 3600.0;
-/// A refresher that is stopped (Ctrl-Z, SIGSTOP) keeps its lock: waiters give up on it after
-/// this long and fetch themselves.
-const STOPPED_HOLDER_PATIENCE: Duration = Duration::from_millis(500);
-/// A holder we cannot see (another PID namespace sharing the directory) gets this long.
-const UNSEEN_HOLDER_PATIENCE: Duration = Duration::from_secs(10);
+/// A lock holder proves it is making progress by touching its lock file this often (from a
+/// thread of its own, so a long API call or fsync does not stop it)...
+const HEARTBEAT: Duration = Duration::from_millis(200);
+/// ...and a waiter that sees no touch for this long takes over: whatever stalled the holder
+/// (Ctrl-Z, the cgroup freezer of `docker pause`, a debugger, a hung mount, another PID
+/// namespace), it must not hold every other pull until the deadline.
+const STALLED_AFTER: Duration = Duration::from_millis(1500);
+/// A write that found the file replaced under it (a stalled writer resumed) merges again,
+/// at most this often, so that no entry is lost to a takeover.
+const WRITE_ATTEMPTS: usize = 3;
 
 /// One cached token: the answer for every registry of one region and identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,10 +117,52 @@ pub struct Cache {
     dir: Option<PathBuf>,
 }
 
-/// A held lock; released when dropped (or when the process dies).
+/// A held lock; released when dropped (or when the process dies). While held, its heartbeat
+/// tells waiters the holder is alive.
 #[derive(Debug)]
 pub struct LockGuard {
     _file: Option<File>,
+    _heartbeat: Option<Heartbeat>,
+}
+
+impl LockGuard {
+    fn none() -> LockGuard {
+        LockGuard {
+            _file: None,
+            _heartbeat: None,
+        }
+    }
+}
+
+/// Touches a lock file's mtime every [`HEARTBEAT`] until dropped.
+#[derive(Debug)]
+struct Heartbeat {
+    /// Dropped with the guard: the thread sees the channel close and ends.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Heartbeat {
+    fn start(file: &File) -> Option<Heartbeat> {
+        touch(file);
+        let file = file.try_clone().ok()?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("lock-heartbeat".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(HEARTBEAT)
+                {
+                    touch(&file);
+                }
+            })
+            .ok()?;
+        Some(Heartbeat { _stop: stop })
+    }
+}
+
+/// Sets the file's mtime to now.
+fn touch(file: &File) {
+    let _ = file.set_modified(SystemTime::now());
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,8 +173,8 @@ pub enum CacheError {
     Lock(PathBuf, std::io::Error),
     #[error("timed out waiting for another ecr-login process to release {0}")]
     LockTimeout(PathBuf),
-    #[error("the ecr-login process {pid} holding {path} is {state}", path = .0.display(), pid = .1, state = .2)]
-    HolderStuck(PathBuf, u32, &'static str),
+    #[error("the process holding {} has shown no progress for {:.1} s{}", .0.display(), .1.as_secs_f64(), .2.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    HolderStalled(PathBuf, Duration, Option<u32>),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
 }
@@ -253,12 +300,12 @@ impl Cache {
     /// must not hold every other pull until it times out.
     pub fn lock_refresh(&self, key: &str, deadline: Instant) -> Result<LockGuard, CacheError> {
         let Some(dir) = &self.dir else {
-            return Ok(LockGuard { _file: None });
+            return Ok(LockGuard::none());
         };
         self.ensure_dir()?;
         let name = format!("ecr-login-{}.lock", short_hash(key));
         let path = dir.join(name);
-        let mut guard = lock_file(&path, deadline, true)?;
+        let mut guard = lock_file(&path, deadline)?;
         // Tell waiters who holds it, so that they can see a stopped holder.
         if let Some(f) = guard._file.as_mut() {
             let _ = f.set_len(0);
@@ -272,28 +319,32 @@ impl Cache {
     /// and drops expired entries.
     pub fn store(&self, key: &str, entry: Entry, deadline: Instant) -> Result<(), CacheError> {
         self.update(deadline, |file| {
-            file.entries.insert(key.to_string(), entry);
+            file.entries.insert(key.to_string(), entry.clone());
             file.failures.remove(key);
         })
     }
 
-    /// Remembers that refreshing `key` failed, for every process to see.
-    pub fn record_failure(&self, key: &str, reason: &str, deadline: Instant) {
-        let at = now();
+    /// Remembers that refreshing `key` failed, for every process to see. The record continues
+    /// the key's streak (doubling its backoff) only when the last failure is recent and met
+    /// the same inputs; otherwise it starts again from the base.
+    pub fn record_failure(&self, key: &str, failure: Failure, deadline: Instant) {
         let result = self.update(deadline, |file| {
-            let count = file.failures.get(key).map_or(0, |f| f.count);
-            file.failures.insert(
-                key.to_string(),
-                Failure {
-                    reason: reason.to_string(),
-                    at,
-                    count: count.saturating_add(1),
-                },
-            );
+            let streak =
+                Failure::streak_before(file.failures.get(key), &failure.inputs, failure.at);
+            let mut record = failure.clone();
+            record.count = streak.saturating_add(1);
+            file.failures.insert(key.to_string(), record);
         });
         if let Err(e) = result {
             debug!("could not record the failure in the cache: {e}");
         }
+    }
+
+    /// Forgets `key`'s remembered failure: a live check (`doctor`) succeeded.
+    pub fn forget_failure(&self, key: &str, deadline: Instant) -> Result<(), CacheError> {
+        self.update(deadline, |file| {
+            file.failures.remove(key);
+        })
     }
 
     /// Records that `host` was served from `key`'s entry, so that `list` can name it. Best
@@ -309,7 +360,10 @@ impl Cache {
         if file.try_lock().is_err() {
             return;
         }
-        let _guard = LockGuard { _file: Some(file) };
+        let _guard = LockGuard {
+            _file: Some(file),
+            _heartbeat: None,
+        };
         let mut cache = self.read_file().unwrap_or_default();
         let Some(entry) = cache.entries.get_mut(key) else {
             return;
@@ -323,36 +377,47 @@ impl Cache {
         }
     }
 
+    /// Read, change, write, under the write lock. A holder of the lock that has stalled is
+    /// taken over; since it may resume and write, every writer checks before it writes that
+    /// the file is still the one it read, and merges again if not.
     fn update(
         &self,
         deadline: Instant,
-        change: impl FnOnce(&mut CacheFile),
+        mut change: impl FnMut(&mut CacheFile),
     ) -> Result<(), CacheError> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
         self.ensure_dir()?;
-        let _guard = lock_file(&dir.join(WRITE_LOCK_NAME), deadline, false)?;
+        let _guard = match lock_file(&dir.join(WRITE_LOCK_NAME), deadline) {
+            Ok(guard) => Some(guard),
+            Err(e @ CacheError::HolderStalled(..)) => {
+                warning!("{e}; writing the cache without it");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         self.remove_stale_temp_files();
-        let mut cache = self.read_file().unwrap_or_default();
-        change(&mut cache);
-        let now = now();
-        cache.entries.retain(|_, e| e.expires_at > now);
-        cache
-            .failures
-            .retain(|_, f| (now - f.at).abs() < FAILURE_MEMORY);
-        while cache.entries.len() > MAX_ENTRIES {
-            let oldest = cache
-                .entries
-                .iter()
-                .min_by(|a, b| a.1.issued_at.total_cmp(&b.1.issued_at))
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => cache.entries.remove(&k),
-                None => break,
-            };
+        for _ in 0..WRITE_ATTEMPTS {
+            let read = self.file_version();
+            let mut cache = self.read_file().unwrap_or_default();
+            change(&mut cache);
+            prune(&mut cache);
+            if self.file_version() == read {
+                return self.write_file(&cache);
+            }
+            debug!("the cache file changed while we merged; merging again");
         }
-        self.write_file(&cache)
+        Err(CacheError::Write(
+            self.path().unwrap_or_default(),
+            std::io::Error::other("the file kept changing under us"),
+        ))
+    }
+
+    /// The identity of the cache file now (a replace gives it a new inode).
+    fn file_version(&self) -> Option<(u64, i64, i64)> {
+        let meta = std::fs::symlink_metadata(self.path()?).ok()?;
+        Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
     }
 
     /// Temp files left by a writer killed between write and rename. Only called under the write
@@ -416,6 +481,26 @@ pub fn parse_cache_file(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
     parse(bytes).map(|f| f.entries)
 }
 
+/// Drops expired entries and forgotten failures, and the oldest entries past the cap.
+fn prune(cache: &mut CacheFile) {
+    let now = now();
+    cache.entries.retain(|_, e| e.expires_at > now);
+    cache
+        .failures
+        .retain(|_, f| (now - f.at).abs() < FAILURE_MEMORY);
+    while cache.entries.len() > MAX_ENTRIES {
+        let oldest = cache
+            .entries
+            .iter()
+            .min_by(|a, b| a.1.issued_at.total_cmp(&b.1.issued_at))
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => cache.entries.remove(&k),
+            None => break,
+        };
+    }
+}
+
 fn parse(bytes: &[u8]) -> Option<CacheFile> {
     let file: CacheFile = serde_json::from_slice(bytes).ok()?;
     (file.version == FORMAT_VERSION).then_some(file)
@@ -463,17 +548,21 @@ fn check_owned_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String
     Ok(())
 }
 
-/// Waits for an exclusive lock on `path` until `deadline`. With `watch_holder`, the holder's
-/// pid (written into the file by [`Cache::lock_refresh`]) is checked while waiting: a holder
-/// that is stopped, or that cannot be seen at all, is given up on after a short while.
-fn lock_file(path: &Path, deadline: Instant, watch_holder: bool) -> Result<LockGuard, CacheError> {
+/// Waits for an exclusive lock on `path` until `deadline`, or until its holder has shown no
+/// heartbeat for [`STALLED_AFTER`]; holds it with a heartbeat of its own.
+fn lock_file(path: &Path, deadline: Instant) -> Result<LockGuard, CacheError> {
     let mut file = open_nofollow(path, OpenOptions::new().read(true).write(true).create(true))
         .map_err(|e| CacheError::Lock(path.to_path_buf(), e))?;
     let mut pause = Duration::from_millis(1);
-    let mut stuck_since: Option<(Instant, u32, Holder)> = None;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(LockGuard { _file: Some(file) }),
+            Ok(()) => {
+                let heartbeat = Heartbeat::start(&file);
+                return Ok(LockGuard {
+                    _file: Some(file),
+                    _heartbeat: heartbeat,
+                });
+            }
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(CacheError::Lock(path.to_path_buf(), e));
@@ -483,70 +572,29 @@ fn lock_file(path: &Path, deadline: Instant, watch_holder: bool) -> Result<LockG
         if now >= deadline {
             return Err(CacheError::LockTimeout(path.to_path_buf()));
         }
-        if watch_holder && let Some((pid, holder)) = holder(&mut file) {
-            match (holder, stuck_since) {
-                (Holder::Running, _) => stuck_since = None,
-                (_, Some((since, p, h))) if p == pid && h == holder => {
-                    let patience = if holder == Holder::Unseen {
-                        UNSEEN_HOLDER_PATIENCE
-                    } else {
-                        STOPPED_HOLDER_PATIENCE
-                    };
-                    if now.duration_since(since) >= patience {
-                        return Err(CacheError::HolderStuck(
-                            path.to_path_buf(),
-                            pid,
-                            holder.describe(),
-                        ));
-                    }
-                }
-                _ => stuck_since = Some((now, pid, holder)),
-            }
+        if let Some(silent) = silence(&file).filter(|s| *s >= STALLED_AFTER) {
+            return Err(CacheError::HolderStalled(
+                path.to_path_buf(),
+                silent,
+                holder_pid(&mut file),
+            ));
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Holder {
-    Running,
-    Stopped,
-    Unseen,
+/// How long since the lock's holder last touched it (nothing when the clock says "future").
+fn silence(file: &File) -> Option<Duration> {
+    file.metadata().ok()?.modified().ok()?.elapsed().ok()
 }
 
-impl Holder {
-    fn describe(self) -> &'static str {
-        match self {
-            Holder::Running => "running",
-            Holder::Stopped => "stopped",
-            Holder::Unseen => "not visible from here",
-        }
-    }
-}
-
-/// The pid written in a lock file and the state of that process.
-fn holder(file: &mut File) -> Option<(u32, Holder)> {
+/// The pid a refresher wrote into its lock, for the message.
+fn holder_pid(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.rewind().ok()?;
     (&*file).take(32).read_to_string(&mut text).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat,
-        Err(_) => return Some((pid, Holder::Unseen)),
-    };
-    // The state follows the command name, which may itself contain ") ".
-    let state = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next());
-    Some((
-        pid,
-        match state {
-            Some('T' | 't') => Holder::Stopped,
-            Some('Z' | 'X') | None => Holder::Unseen,
-            Some(_) => Holder::Running,
-        },
-    ))
+    text.trim().parse().ok()
 }
 
 /// A short file-name-safe hash of a cache key.
@@ -702,14 +750,28 @@ mod tests {
 #[cfg(test)]
 mod failure_tests {
     use super::*;
+    use crate::policy::FailureKind;
+
+    fn failure(reason: &str) -> Failure {
+        Failure {
+            reason: reason.into(),
+            at: now(),
+            count: 1,
+            kind: FailureKind::Throttled,
+            window: 1.0,
+            inputs: "same".into(),
+            limit: None,
+            refused: None,
+        }
+    }
 
     #[test]
     fn failures_are_remembered_and_cleared_by_a_store() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         let far = Instant::now() + Duration::from_secs(10);
-        cache.record_failure("k", "throttled", far);
-        cache.record_failure("k", "throttled again", far);
+        cache.record_failure("k", failure("throttled"), far);
+        cache.record_failure("k", failure("throttled again"), far);
         let f = cache.slot("k").failure.unwrap();
         assert_eq!((f.count, f.reason.as_str()), (2, "throttled again"));
         assert!(cache.slot("other").failure.is_none());
@@ -731,24 +793,39 @@ mod failure_tests {
         let cache = Cache::disabled();
         let far = Instant::now() + Duration::from_secs(1);
         assert!(cache.lock_refresh("k", far).is_ok());
-        cache.record_failure("k", "x", far);
+        cache.record_failure("k", failure("x"), far);
         assert!(cache.slot("k").failure.is_none());
         assert!(cache.path().is_none());
     }
 
     #[test]
-    fn a_stopped_holder_is_given_up_on() {
+    fn a_holder_without_a_heartbeat_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         let far = Instant::now() + Duration::from_secs(20);
         let held = cache.lock_refresh("k", far).unwrap();
-        // Pretend a stopped process holds it: pid 1 is never stopped, so write a pid that
-        // does not exist; an unseen holder gets the longer patience, a short deadline wins.
-        let soon = Instant::now() + Duration::from_millis(50);
+        // A live holder's heartbeat keeps waiters waiting...
+        let soon = Instant::now() + STALLED_AFTER + Duration::from_millis(500);
         assert!(matches!(
             cache.lock_refresh("k", soon),
             Err(CacheError::LockTimeout(_))
         ));
-        drop(held);
+        // ...and a holder that stops beating is given up on.
+        let path = dir
+            .path()
+            .join(format!("ecr-login-{}.lock", short_hash("k")));
+        let mut silent = held;
+        silent._heartbeat = None;
+        let old = SystemTime::now() - STALLED_AFTER * 2;
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(matches!(
+            cache.lock_refresh("k", far),
+            Err(CacheError::HolderStalled(..))
+        ));
     }
 }

@@ -179,7 +179,7 @@ impl CredentialSource {
                 .ok_or_else(|| Error::NoCredentials("no credential provider is configured".into()))?
                 .provide_credentials()
                 .await
-                .map_err(credentials_error)?,
+                .map_err(|e| credentials_error(e, settings, sdk))?,
         };
         debug!("credentials resolved in {:?}", started.elapsed());
         let Some(role_arn) = &self.role_arn else {
@@ -193,7 +193,7 @@ impl CredentialSource {
             .await
             .provide_credentials()
             .await
-            .map_err(credentials_error)?;
+            .map_err(|e| credentials_error(e, settings, sdk))?;
         debug!("assumed {role_arn} in {:?}", started.elapsed());
         Ok(assumed)
     }
@@ -212,14 +212,53 @@ fn env_keys(settings: &Settings) -> Option<(String, String, Option<String>)> {
     ))
 }
 
-pub fn credentials_error(e: aws_credential_types::provider::error::CredentialsError) -> Error {
+/// A failure of the SDK's credential providers as one of ours. A provider that called AWS
+/// (STS for a role or web identity, the SSO portal) and was throttled, refused or not reached
+/// fails like the ECR call would, so that it is reported in one line and remembered alike;
+/// anything else is local (no credentials, a broken profile) and is not remembered.
+pub fn credentials_error(
+    e: aws_credential_types::provider::error::CredentialsError,
+    settings: &Settings,
+    sdk: &SdkConfig,
+) -> Error {
     use aws_credential_types::provider::error::CredentialsError as E;
+    if let Some(call) = failed_call(&e, settings, sdk) {
+        return call;
+    }
     let detail = crate::fetch::error_chain(&e);
     match e {
         E::CredentialsNotLoaded(_) => Error::NoCredentials(detail),
         E::ProviderTimedOut(_) => Error::TimedOut(None, "loading AWS credentials"),
         _ => Error::Credentials(detail),
     }
+}
+
+/// The AWS call inside a credentials error, classified: the SDK nests it (a profile's role
+/// chain wraps the STS error in provider errors), so every level of the chain is looked at.
+fn failed_call(
+    e: &(dyn std::error::Error + 'static),
+    settings: &Settings,
+    sdk: &SdkConfig,
+) -> Option<Error> {
+    use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
+    use aws_sdk_sts::error::SdkError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+    let sts = || crate::web_identity::sts_endpoint(settings, sdk);
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(e) = err.downcast_ref::<SdkError<AssumeRoleError>>() {
+            return Some(crate::fetch::sdk_error_ref(e, &sts()));
+        }
+        if let Some(e) = err.downcast_ref::<SdkError<AssumeRoleWithWebIdentityError>>() {
+            return Some(crate::fetch::sdk_error_ref(e, &sts()));
+        }
+        if let Some(e) = err.downcast_ref::<SdkError<GetRoleCredentialsError>>() {
+            return Some(crate::fetch::sdk_error_ref(e, "the SSO portal"));
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// `arn:<partition>:iam::<account>:role/<path and name>`: the one rule for role ARNs, from

@@ -81,10 +81,14 @@ pub fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32
                 username: &token.username,
                 secret: token.password.expose(),
             };
-            match serde_json::to_string(&answer) {
+            let code = match serde_json::to_string(&answer) {
                 Ok(json) if writeln!(out, "{json}").and_then(|_| out.flush()).is_ok() => 0,
                 _ => 1,
+            };
+            if token.refresh_due {
+                crate::refresh::start("get", server_url.as_bytes());
             }
+            code
         }
         Err(e) => not_found(out, Some(&format!("{}: {e}", host.host))),
     }

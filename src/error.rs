@@ -1,5 +1,6 @@
 //! Why a token could not be had. Each protocol maps these to its own answer at its edge.
 
+use crate::policy::FailureKind;
 use crate::registry::HostError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +19,7 @@ pub enum Error {
     #[error("access denied by AWS ({code}): {message}")]
     AccessDenied { code: String, message: String },
 
-    #[error("AWS throttled the token request ({0}); try again shortly")]
+    #[error("AWS throttled the request ({0}); try again shortly")]
     Throttled(String),
 
     /// What timed out, and after how long when we set the limit ourselves.
@@ -40,10 +41,23 @@ pub enum Error {
     #[error(transparent)]
     RegistryConfig(#[from] crate::config::ConfigError),
 
-    /// A refresh failed moments ago (in this or another process); asking again now would only
-    /// add to the herd.
-    #[error("{reason} (a recent attempt; ecr-login asks AWS again in {} s)", retry_in.ceil())]
-    Remembered { reason: String, retry_in: f64 },
+    /// The credentials a source we cannot see into (a `credential_process`) hands out are the
+    /// very ones AWS refused moments ago: AWS is not asked again.
+    #[error("the credentials AWS refused moments ago are unchanged")]
+    Unchanged,
+
+    /// A refresh failed moments ago (in this or another process), with the same inputs;
+    /// asking again now would only add to the herd. `doctor` checks live and clears it.
+    #[error(
+        "{reason} (remembered from a recent attempt; ecr-login asks AWS again in {} s; to retry now, run `docker-credential-ecr-login doctor {host}`)",
+        retry_in.ceil()
+    )]
+    Remembered {
+        reason: String,
+        retry_in: f64,
+        kind: FailureKind,
+        host: String,
+    },
 }
 
 impl Error {
@@ -53,18 +67,23 @@ impl Error {
         matches!(self, Error::Host(HostError::NotEcr(_)))
     }
 
-    /// Failures of the call to AWS, which every process should back off from. Failures to
-    /// find credentials are local: fixing them (`aws sso login`) must take effect at once.
+    /// The kind of a failure of a call to AWS (ECR, STS, SSO), which every process should
+    /// back off from; `None` for local failures (no credentials found, a broken config), whose
+    /// fix (`aws sso login`, an edit) must take effect at once.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
+            Error::AccessDenied { .. } => Some(FailureKind::Denied),
+            Error::Throttled(_) => Some(FailureKind::Throttled),
+            Error::TimedOut(..) | Error::Network { .. } => Some(FailureKind::Network),
+            Error::Service { .. } | Error::BadToken(_) => Some(FailureKind::Service),
+            Error::Remembered { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// A new failure of a call to AWS, to be remembered (not one answered from memory).
     pub fn is_worth_remembering(&self) -> bool {
-        matches!(
-            self,
-            Error::AccessDenied { .. }
-                | Error::Throttled(_)
-                | Error::TimedOut(..)
-                | Error::Network { .. }
-                | Error::Service { .. }
-                | Error::BadToken(_)
-        )
+        !matches!(self, Error::Remembered { .. }) && self.failure_kind().is_some()
     }
 }
 

@@ -60,17 +60,28 @@ pub fn block_on<T>(
     result
 }
 
-/// [`fetch`] on its own runtime, bounded by `deadline`.
+/// What one fetch resolved, for the failure memory: credentials from a source we cannot see
+/// into are compared with the ones AWS refused before.
+#[derive(Debug, Default)]
+pub struct Attempt {
+    /// A hash of the credentials refused last time (see [`crate::attempt::credentials_hash`]).
+    pub refused_before: Option<String>,
+    /// A hash of the credentials this fetch resolved.
+    pub credentials: Option<String>,
+}
+
+/// [`fetch_with`] on its own runtime, bounded by `deadline`.
 pub fn fetch_blocking(
     cx: &Context,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
+    attempt: &mut Attempt,
 ) -> Result<Fetched, Error> {
     block_on(
         deadline,
         "getting a token",
-        fetch(cx, scope, source, deadline),
+        fetch_with(cx, scope, source, deadline, attempt),
     )
 }
 
@@ -221,10 +232,27 @@ pub async fn fetch(
     source: &CredentialSource,
     deadline: Instant,
 ) -> Result<Fetched, Error> {
+    fetch_with(cx, scope, source, deadline, &mut Attempt::default()).await
+}
+
+/// [`fetch`], noting in `attempt` which credentials it used, and refusing to ask AWS with the
+/// very credentials it refused before.
+pub async fn fetch_with(
+    cx: &Context,
+    scope: &TokenScope,
+    source: &CredentialSource,
+    deadline: Instant,
+    attempt: &mut Attempt,
+) -> Result<Fetched, Error> {
     let started = Instant::now();
     let config = load_config(cx, scope, source, deadline).await;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
     let credentials = source.resolve(&cx.settings, &config).await?;
+    let used = crate::attempt::credentials_hash(&credentials);
+    if attempt.refused_before.as_deref() == Some(used.as_str()) {
+        return Err(Error::Unchanged);
+    }
+    attempt.credentials = Some(used);
     // The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the
     // profile) can add them for private ECR; an endpoint override turns both off.
     let variants = !endpoint_overridden(&cx.settings, scope, &config);
@@ -354,7 +382,17 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    match &e {
+    sdk_error_ref(&e, endpoint)
+}
+
+/// An SDK error of any AWS call (ECR, STS, SSO) as one of ours: the same codes mean the same
+/// thing whichever service said them, and each is remembered alike.
+pub(crate) fn sdk_error_ref<E, R>(e: &SdkError<E, R>, endpoint: &str) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match e {
         SdkError::ServiceError(ctx) => {
             let err = ctx.err();
             let code = err.code().unwrap_or("Unknown");
@@ -369,7 +407,10 @@ where
                 | "ExpiredTokenException"
                 | "ExpiredToken"
                 | "InvalidClientTokenId"
-                | "UnauthorizedOperation" => Error::AccessDenied { code, message },
+                | "UnauthorizedOperation"
+                | "UnauthorizedException"
+                | "InvalidIdentityToken"
+                | "IDPRejectedClaim" => Error::AccessDenied { code, message },
                 "ThrottlingException"
                 | "Throttling"
                 | "TooManyRequestsException"
@@ -383,11 +424,11 @@ where
         }
         SdkError::DispatchFailure(_) => Error::Network {
             endpoint: endpoint.to_string(),
-            message: error_chain(&e),
+            message: error_chain(e),
         },
         _ => Error::Service {
             code: "Unknown".into(),
-            message: error_chain(&e),
+            message: error_chain(e),
         },
     }
 }

@@ -170,7 +170,10 @@ pub fn answer(settings: &Settings, input: &mut dyn Read) -> Result<String, Kubel
         debug!("{registry}: pulling with the pod's role {}", role.role_arn);
         source.base = Base::PodRole(role);
     }
-    let token = token::token_for(&cx, &host, &source).map_err(token_error)?;
+    let token = token::token_through_throttling(&cx, &host, &source).map_err(token_error)?;
+    if token.refresh_due {
+        crate::refresh::start("kubelet", &raw);
+    }
     response(&request.api_version, &registry, &token, cache::now())
 }
 

@@ -5,6 +5,7 @@
 //! fetch ([`fetch`]) -> answer. [`token`] strings the middle together. A cache hit touches only
 //! the first four and never starts the async runtime or loads the AWS SDK configuration.
 
+pub(crate) mod attempt;
 pub(crate) mod aws_files;
 pub mod cache;
 pub mod cli;
@@ -26,6 +27,7 @@ pub(crate) mod man;
 pub(crate) mod pod_role;
 pub(crate) mod policy;
 pub(crate) mod redact;
+pub(crate) mod refresh;
 pub mod registry;
 pub(crate) mod resolve;
 pub mod secret;

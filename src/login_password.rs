@@ -90,5 +90,9 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
     };
     let cx = Context::load(settings)?;
     let token = token::token_for(&cx, &host, &source)?;
+    if token.refresh_due {
+        // The same scope and identity as a `get` of the host (which is how the refresh runs).
+        crate::refresh::start("get", host.host.as_bytes());
+    }
     Ok(token.password.expose().to_string())
 }

@@ -42,6 +42,21 @@ impl Lifetime {
     }
 }
 
+/// What kind of failure a refresh met: what a user can do about it, and whether the kubelet
+/// plugin should keep trying within its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// AWS (ECR, STS, SSO) asked us to slow down: waiting helps.
+    Throttled,
+    /// The credentials were refused, or lack a permission: only a fix helps.
+    Denied,
+    /// AWS could not be reached, or did not answer in time.
+    Network,
+    /// AWS failed, or answered with something unusable.
+    Service,
+}
+
 /// A refresh that failed, as every process sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
@@ -51,19 +66,59 @@ pub struct Failure {
     pub at: f64,
     /// Failures in a row.
     pub count: u32,
+    /// Records written before kinds were recorded read as service failures.
+    #[serde(default = "FailureKind::unknown")]
+    pub kind: FailureKind,
+    /// This machine's share of the backoff, drawn once per failure in `(0, 1]`: machines
+    /// throttled together come back spread over the window instead of all at once ("full
+    /// jitter"). Old records read as 1, the whole window.
+    #[serde(default = "full_window")]
+    pub window: f64,
+    /// A hash of what the failed attempt used beyond the cache key (secret keys, the shared
+    /// files' bytes, token files, SSO and login caches; see `crate::attempt`). A caller whose
+    /// inputs differ may have fixed the problem: the record does not hold it.
+    #[serde(default)]
+    pub inputs: String,
+    /// For a timeout, the limit the caller had (seconds): a caller allowed longer may succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// For credentials refused from a source we cannot see into (a `credential_process`), a
+    /// hash of the refused credentials: the next caller resolves them again (locally) and asks
+    /// AWS only when they changed, as they do after the user logs in again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
+impl FailureKind {
+    fn unknown() -> FailureKind {
+        FailureKind::Service
+    }
+}
+
+fn full_window() -> f64 {
+    1.0
+}
+
+/// Backoff without a usable token: callers are waiting on us, so the window is short.
+const NO_TOKEN_BACKOFF: (f64, f64) = (5.0, 60.0);
+/// Backoff with a usable token: it carries callers through, so AWS is left alone longer.
+const WITH_TOKEN_BACKOFF: (f64, f64) = (30.0, 600.0);
+/// However small the jittered window, one failure holds a herd for this long.
+const MIN_WINDOW: f64 = 1.0;
+
 impl Failure {
-    /// How long after the last failure nobody asks again. Short when callers have no token
-    /// (they are waiting on us), long when a usable token carries them through.
+    /// The full backoff after `count` failures in a row: doubling from a base to a cap.
     pub fn backoff(&self, have_token: bool) -> f64 {
-        let (base, cap) = if have_token {
-            (30.0, 600.0)
-        } else {
-            (5.0, 60.0)
-        };
+        let (base, cap) = backoff_range(have_token);
         let doublings = self.count.saturating_sub(1).min(16);
         (base * f64::from(1u32 << doublings)).min(cap)
+    }
+
+    /// How long after the last failure this machine leaves AWS alone: its jittered share of
+    /// the backoff.
+    pub fn window_len(&self, have_token: bool) -> f64 {
+        let backoff = self.backoff(have_token);
+        (backoff * self.window.clamp(0.0, 1.0)).max(MIN_WINDOW.min(backoff))
     }
 
     /// Seconds until a caller may ask AWS again; zero when it may now.
@@ -72,8 +127,54 @@ impl Failure {
         if now < self.at {
             return 0.0;
         }
-        (self.at + self.backoff(have_token) - now).max(0.0)
+        (self.at + self.window_len(have_token) - now).max(0.0)
     }
+
+    /// Whether this record speaks for a caller with these inputs and this time limit: a
+    /// caller who changed what failed, or who allows more time than the one who timed out,
+    /// is not held by it.
+    pub fn holds(&self, inputs: &str, timeout: f64) -> bool {
+        if self.limit.is_some_and(|limit| timeout > limit + 0.001) {
+            return false;
+        }
+        self.inputs.is_empty() || self.inputs == inputs
+    }
+
+    /// The streak a new failure continues: none when the last one is older than the longest
+    /// backoff (a failure an hour ago says nothing about now) or was met with other inputs.
+    pub fn streak_before(previous: Option<&Failure>, inputs: &str, now: f64) -> u32 {
+        let (_, longest) = backoff_range(true);
+        previous
+            .filter(|p| p.inputs == inputs && (now - p.at).abs() <= longest)
+            .map_or(0, |p| p.count)
+    }
+}
+
+fn backoff_range(have_token: bool) -> (f64, f64) {
+    if have_token {
+        WITH_TOKEN_BACKOFF
+    } else {
+        NO_TOKEN_BACKOFF
+    }
+}
+
+/// A number in `(0, 1]` from the kernel's random pool (the time, where that fails): this
+/// machine's share of a backoff window.
+pub fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: the buffer is valid for its length; GRND_NONBLOCK never waits.
+    let got =
+        unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), libc::GRND_NONBLOCK) };
+    let bits = if got == 8 {
+        u64::from_le_bytes(bytes)
+    } else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        u64::from(nanos) ^ (u64::from(std::process::id()) << 32)
+    };
+    // 53 random bits as a fraction, shifted from [0, 1) to (0, 1].
+    ((bits >> 11) as f64 + 1.0) / (1u64 << 53) as f64
 }
 
 /// What to do for one request.
@@ -155,6 +256,11 @@ mod tests {
             reason: "throttled".into(),
             at,
             count,
+            kind: FailureKind::Throttled,
+            window: 1.0,
+            inputs: String::new(),
+            limit: None,
+            refused: None,
         }
     }
 

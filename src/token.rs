@@ -1,13 +1,14 @@
 //! The data path shared by every front end: host -> credential source -> cache decision ->
 //! fetch -> answer.
 
+use crate::attempt;
 use crate::aws_files::AwsFiles;
 use crate::cache::{self, Cache, CacheError, Entry, Slot};
 use crate::credentials::CredentialSource;
 use crate::error::Error;
-use crate::fetch;
+use crate::fetch::{self, Attempt};
 use crate::log::{debug, warning};
-use crate::policy::{self, Decision};
+use crate::policy::{self, Decision, FailureKind};
 use crate::registry::{EcrHost, TokenScope};
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -26,6 +27,9 @@ pub struct Token {
     pub expires_at: f64,
     /// The caller's own registry in the token's region, when AWS named it.
     pub proxy_endpoint: Option<String>,
+    /// Served while due for refresh: the front end starts the background refresh after it
+    /// has answered (see [`RefreshMode::Background`]).
+    pub refresh_due: bool,
 }
 
 impl From<Entry> for Token {
@@ -35,6 +39,7 @@ impl From<Entry> for Token {
             password: entry.password,
             expires_at: entry.expires_at,
             proxy_endpoint: entry.proxy_endpoint,
+            refresh_due: false,
         }
     }
 }
@@ -81,87 +86,275 @@ impl Context {
     }
 }
 
+/// How a token that is due for refresh (past half its life, still usable) is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// The caller answers at once with the cached token and starts a detached process to
+    /// refresh it (the default): no pull waits on AWS while a usable token exists.
+    Background,
+    /// This process refreshes, within [`REFRESH_BUDGET`], before answering
+    /// (`AWS_ECR_REFRESH=inline`: where no detached process is wanted).
+    Inline,
+    /// This process is the detached refresher: it refreshes with the whole timeout, once,
+    /// unless another process already is.
+    Detached,
+}
+
+impl RefreshMode {
+    pub fn from_settings(settings: &Settings) -> RefreshMode {
+        match settings.get("AWS_ECR_REFRESH").map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("inline") => RefreshMode::Inline,
+            Some(v) if v == DETACHED => RefreshMode::Detached,
+            _ => RefreshMode::Background,
+        }
+    }
+}
+
+/// The value of `AWS_ECR_REFRESH` in the environment of a detached refresher.
+pub const DETACHED: &str = "detached";
+
+/// Time kept back from a fetch for recording its outcome: a failure recorded after the
+/// deadline would be lost, and the next caller would wait the whole timeout again.
+fn record_reserve(timeout: Duration) -> Duration {
+    (timeout / 5).min(Duration::from_millis(500))
+}
+
 /// Credentials for `host`: from the cache when fresh, otherwise from AWS under the refresh lock,
-/// as [`policy::decide`] says.
+/// as [`policy::decide`] says. A token served while due carries `refresh_due`: the front end
+/// starts the background refresh once it has answered.
 pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Result<Token, Error> {
-    let scope = host.token_scope();
-    let key = cx.cache_key(&scope, source);
-    let slot = cx.cache.slot(&key);
-    let decision = decide(&slot, None);
-    let mut slot = slot;
-    if let Some(answer) = answer_from_cache(cx, host, &key, &mut slot, decision) {
+    let call = Call::new(cx, host, source);
+    let mut slot = cx.cache.slot(&call.key);
+    if let Some(answer) = call.answer(&mut slot, None) {
         return answer;
     }
-    if crate::log::enabled(crate::log::Level::Debug) {
-        debug!(
-            "cache miss for {} ({key}): {}; credentials from {}",
-            host.host,
-            if slot.entry.is_some() {
-                "the entry is due for refresh"
-            } else {
-                "no entry"
-            },
-            crate::source::describe(cx, source).summary
-        );
-    }
-
-    // One refresher per key. With a usable token nobody waits for it: the token is served.
-    // Without one, waiters hold on until it is done, then look again.
-    let have_token = decision == Decision::ServeAndRefresh;
-    let lock_deadline = if have_token {
-        Instant::now()
-    } else {
-        cx.settings.deadline
-    };
-    let mut cache = cx.cache.clone();
     let waited_since = cache::now();
-    let locked = match cache.lock_refresh(&key, lock_deadline) {
-        Ok(guard) => Some(guard),
-        Err(CacheError::LockTimeout(_)) if have_token => {
-            if let Some(entry) = slot.entry {
-                debug!("another process is refreshing {key}; serving the cached token meanwhile");
-                return Ok(entry.into());
-            }
-            return Err(Error::TimedOut(
-                Some(cx.settings.timeout),
-                "waiting for another ecr-login process to refresh the token",
-            ));
-        }
-        Err(CacheError::LockTimeout(_)) => {
-            return Err(Error::TimedOut(
-                Some(cx.settings.timeout),
-                "waiting for another ecr-login process to refresh the token",
-            ));
-        }
-        Err(e @ CacheError::HolderStuck(..)) => {
-            warning!("{e}; fetching the token without waiting for it");
-            None
-        }
-        Err(e) => {
-            warning!("{e}; continuing without the cache");
-            cache = Cache::disabled();
-            None
-        }
+    let (cache, locked) = match call.lock(&slot) {
+        Locking::Held(cache, guard) => (cache, guard),
+        Locking::Answer(answer) => return answer,
     };
-    let slot = if locked.is_some() {
-        cache.slot(&key)
-    } else {
-        slot
-    };
-    let decision = decide(&slot, Some(waited_since));
-    let mut slot = slot;
-    if let Some(answer) = answer_from_cache(cx, host, &key, &mut slot, decision) {
-        debug!("another process settled {key} while we waited");
-        return answer;
+    if locked.is_some() {
+        slot = cache.slot(&call.key);
+        if let Some(answer) = call.answer(&mut slot, Some(waited_since)) {
+            debug!("another process settled {} while we waited", call.key);
+            return answer;
+        }
+    }
+    let result = call.fetch(&slot);
+    call.settle(&cache, slot, result)
+}
+
+/// [`token_for`], trying again through throttling for as long as the deadline allows: for
+/// the kubelet, whose own image-pull backoff (10 s doubling to 5 minutes) is far coarser than
+/// a throttled window, so failing at once would delay a pod by minutes. Each try waits out
+/// the remembered (jittered) window, so a fleet's retries spread out instead of piling up.
+pub fn token_through_throttling(
+    cx: &Context,
+    host: &EcrHost,
+    source: &CredentialSource,
+) -> Result<Token, Error> {
+    loop {
+        let err = match token_for(cx, host, source) {
+            Err(err) if err.failure_kind() == Some(FailureKind::Throttled) => err,
+            other => return other,
+        };
+        let wait = match &err {
+            Error::Remembered { retry_in, .. } => Duration::from_secs_f64(retry_in.max(0.0)),
+            _ => Duration::ZERO,
+        };
+        // Another try needs time for the call itself, and the outcome time to be recorded.
+        let needed = wait + MIN_TRY + record_reserve(cx.settings.timeout);
+        if Instant::now() + needed > cx.settings.deadline {
+            return Err(err);
+        }
+        debug!("{}: throttled; trying again in {wait:.1?}", host.host);
+        std::thread::sleep(wait.max(Duration::from_millis(50)));
+    }
+}
+
+/// The least time worth starting another try with.
+const MIN_TRY: Duration = Duration::from_secs(2);
+
+/// One request for a token: what it asks for, under which key, in which mode.
+struct Call<'a> {
+    cx: &'a Context,
+    host: &'a EcrHost,
+    source: &'a CredentialSource,
+    scope: TokenScope,
+    key: String,
+    mode: RefreshMode,
+    /// What the attempt uses beyond the key (see [`attempt::inputs`]): computed only when a
+    /// failure is recorded or consulted.
+    inputs: std::cell::OnceCell<String>,
+    /// What a fetch resolved and was refused, and what was refused before.
+    attempt: std::cell::RefCell<Attempt>,
+}
+
+/// How taking the refresh lock ended.
+enum Locking {
+    /// Go on and fetch, in this cache (the null cache when it failed), holding the lock when
+    /// there is one.
+    Held(Cache, Option<cache::LockGuard>),
+    /// Answered without fetching.
+    Answer(Result<Token, Error>),
+}
+
+impl<'a> Call<'a> {
+    fn new(cx: &'a Context, host: &'a EcrHost, source: &'a CredentialSource) -> Call<'a> {
+        let scope = host.token_scope();
+        let key = cx.cache_key(&scope, source);
+        Call {
+            cx,
+            host,
+            source,
+            scope,
+            key,
+            mode: RefreshMode::from_settings(&cx.settings),
+            inputs: std::cell::OnceCell::new(),
+            attempt: std::cell::RefCell::new(Attempt::default()),
+        }
     }
 
-    let now = cache::now();
-    let usable = slot.entry.as_ref().filter(|e| e.is_usable(now));
-    let deadline = match usable {
-        Some(_) => cx.settings.deadline.min(Instant::now() + REFRESH_BUDGET),
-        None => cx.settings.deadline,
-    };
-    let result = fetch::fetch_blocking(cx, &scope, source, deadline).and_then(|fetched| {
+    fn inputs(&self) -> &str {
+        self.inputs
+            .get_or_init(|| attempt::inputs(self.cx, self.source))
+    }
+
+    /// The answer when the cache decides without a fetch (taken out of the slot, not copied).
+    /// A remembered failure counts only if it holds this caller: another caller's shorter
+    /// timeout, or inputs the user has changed since, do not.
+    fn answer(&self, slot: &mut Slot, waited_since: Option<f64>) -> Option<Result<Token, Error>> {
+        let now = cache::now();
+        if slot.entry.as_ref().is_some_and(|e| e.is_fresh(now)) {
+            return self.serve(slot, "cache hit");
+        }
+        let timeout = self.cx.settings.timeout.as_secs_f64();
+        slot.failure = slot
+            .failure
+            .take()
+            .filter(|f| f.holds(self.inputs(), timeout));
+        let decision = policy::decide(
+            slot.entry.as_ref().map(Entry::lifetime).as_ref(),
+            slot.failure.as_ref(),
+            now,
+            waited_since,
+        );
+        match decision {
+            Decision::Serve => self.serve(slot, "cache hit"),
+            Decision::ServeBackingOff => self.serve(slot, "due, but a refresh failed lately"),
+            Decision::ServeAndRefresh if self.mode == RefreshMode::Background => {
+                let mut answer = self.serve(slot, "due; refreshing in the background")?;
+                if let Ok(token) = &mut answer {
+                    token.refresh_due = true;
+                }
+                Some(answer)
+            }
+            Decision::FailFast(retry_in) => self.remembered(slot, retry_in),
+            Decision::ServeAndRefresh | Decision::Refresh => None,
+        }
+    }
+
+    fn serve(&self, slot: &mut Slot, why: &str) -> Option<Result<Token, Error>> {
+        let entry = slot.entry.take()?;
+        debug!("{}: {why} ({})", self.host.host, self.key);
+        if !entry.hosts.contains(&self.host.host) {
+            self.cx.cache.remember_host(&self.key, &self.host.host);
+        }
+        Some(Ok(entry.into()))
+    }
+
+    /// The remembered failure, unless it refused credentials from a source we cannot see
+    /// into: those are resolved again (locally) and AWS is asked only if they changed.
+    fn remembered(&self, slot: &mut Slot, retry_in: f64) -> Option<Result<Token, Error>> {
+        let failure = slot.failure.as_ref()?;
+        if failure.refused.is_some() && attempt::is_opaque(self.cx, self.source) {
+            self.attempt.borrow_mut().refused_before = failure.refused.clone();
+            return None;
+        }
+        Some(Err(self.remembered_error(failure, retry_in)))
+    }
+
+    fn remembered_error(&self, failure: &policy::Failure, retry_in: f64) -> Error {
+        Error::Remembered {
+            reason: failure.reason.clone(),
+            retry_in,
+            kind: failure.kind,
+            host: self.host.host.clone(),
+        }
+    }
+
+    /// One refresher per key. With a usable token nobody waits for it: the token is served.
+    /// Without one, waiters hold on until it is done (or stalls), then look again.
+    fn lock(&self, slot: &Slot) -> Locking {
+        let have_token = slot
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.is_usable(cache::now()));
+        self.log_miss(slot);
+        let lock_deadline = if have_token {
+            Instant::now()
+        } else {
+            self.cx.settings.deadline
+        };
+        let cache = self.cx.cache.clone();
+        match cache.lock_refresh(&self.key, lock_deadline) {
+            Ok(guard) => Locking::Held(cache, Some(guard)),
+            Err(CacheError::LockTimeout(_)) => match slot.entry.clone().filter(|_| have_token) {
+                Some(entry) => {
+                    debug!(
+                        "another process is refreshing {}; serving the cached token",
+                        self.key
+                    );
+                    Locking::Answer(Ok(entry.into()))
+                }
+                None => Locking::Answer(Err(Error::TimedOut(
+                    Some(self.cx.settings.timeout),
+                    "waiting for another ecr-login process to refresh the token",
+                ))),
+            },
+            Err(e @ CacheError::HolderStalled(..)) => {
+                warning!("{e}; fetching the token without waiting for it");
+                Locking::Held(cache, None)
+            }
+            Err(e) => {
+                warning!("{e}; continuing without the cache");
+                Locking::Held(Cache::disabled(), None)
+            }
+        }
+    }
+
+    fn log_miss(&self, slot: &Slot) {
+        if crate::log::enabled(crate::log::Level::Debug) {
+            debug!(
+                "cache miss for {} ({}): {}; credentials from {}",
+                self.host.host,
+                self.key,
+                if slot.entry.is_some() {
+                    "the entry is due for refresh"
+                } else {
+                    "no entry"
+                },
+                crate::source::describe(self.cx, self.source).summary
+            );
+        }
+    }
+
+    /// Asks AWS, within the inline budget when a usable token waits to be served, and with the
+    /// whole timeout less the time to record the outcome otherwise.
+    fn fetch(&self, slot: &Slot) -> Result<Entry, Error> {
+        let settings = &self.cx.settings;
+        let usable = slot
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.is_usable(cache::now()));
+        let deadline = if usable && self.mode == RefreshMode::Inline {
+            settings.deadline.min(Instant::now() + REFRESH_BUDGET)
+        } else {
+            settings.deadline - record_reserve(settings.timeout)
+        };
+        let mut attempt = self.attempt.borrow_mut();
+        let fetched =
+            fetch::fetch_blocking(self.cx, &self.scope, self.source, deadline, &mut attempt)?;
         let received = cache::now();
         let lifetime = policy::lifetime(fetched.expires_at, fetched.server_time, received)
             .ok_or(Error::BadToken("it had already expired by AWS's own clock"))?;
@@ -171,8 +364,8 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
             .as_ref()
             .map(|e| e.hosts.clone())
             .unwrap_or_default();
-        if !hosts.contains(&host.host) {
-            hosts.push(host.host.clone());
+        if !hosts.contains(&self.host.host) {
+            hosts.push(self.host.host.clone());
         }
         Ok(Entry {
             username: fetched.username,
@@ -182,75 +375,77 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
             hosts,
             proxy_endpoint: fetched.proxy_endpoint,
         })
-    });
-    match result {
-        Ok(entry) => {
-            if let Err(e) = cache.store(&key, entry.clone(), cx.settings.deadline) {
-                warning!("could not save the token in the cache: {e}");
-            }
-            Ok(entry.into())
-        }
-        Err(err) => {
-            if err.is_worth_remembering() {
-                cache.record_failure(&key, &err.to_string(), cx.settings.deadline);
-            }
-            match slot.entry.filter(|e| e.is_usable(cache::now())) {
-                Some(entry) => {
-                    warning!(
-                        "{}: refreshing the token failed ({err}); using the cached one, valid for {:.0} more minutes",
-                        host.host,
-                        entry.remaining(cache::now()) / 60.0
-                    );
-                    Ok(entry.into())
+    }
+
+    /// Stores a new token, or remembers why there is none, and answers: a failed refresh
+    /// still serves a usable cached token.
+    fn settle(
+        &self,
+        cache: &Cache,
+        mut slot: Slot,
+        result: Result<Entry, Error>,
+    ) -> Result<Token, Error> {
+        let err = match result {
+            Ok(entry) => {
+                if let Err(e) = cache.store(&self.key, entry.clone(), self.cx.settings.deadline) {
+                    warning!("could not save the token in the cache: {e}");
                 }
-                None => Err(err),
+                return Ok(entry.into());
             }
+            Err(Error::Unchanged) => {
+                let retry_in = slot.failure.as_ref().map_or(0.0, |f| {
+                    let usable = slot
+                        .entry
+                        .as_ref()
+                        .is_some_and(|e| e.is_usable(cache::now()));
+                    f.retry_in(usable, cache::now())
+                });
+                match slot.failure.take() {
+                    Some(f) => self.remembered_error(&f, retry_in),
+                    None => Error::Unchanged,
+                }
+            }
+            Err(err) => {
+                if let Some(failure) = self.failure_record(&err) {
+                    cache.record_failure(&self.key, failure, self.cx.settings.deadline);
+                }
+                err
+            }
+        };
+        match slot.entry.filter(|e| e.is_usable(cache::now())) {
+            Some(entry) => {
+                warning!(
+                    "{}: refreshing the token failed ({err}); using the cached one, valid for {:.0} more minutes",
+                    self.host.host,
+                    entry.remaining(cache::now()) / 60.0
+                );
+                Ok(entry.into())
+            }
+            None => Err(err),
         }
     }
-}
 
-fn decide(slot: &Slot, waited_since: Option<f64>) -> Decision {
-    policy::decide(
-        slot.entry.as_ref().map(Entry::lifetime).as_ref(),
-        slot.failure.as_ref(),
-        cache::now(),
-        waited_since,
-    )
-}
-
-/// The answer when the decision needs no fetch (taken out of the slot, not copied).
-fn answer_from_cache(
-    cx: &Context,
-    host: &EcrHost,
-    key: &str,
-    slot: &mut Slot,
-    decision: Decision,
-) -> Option<Result<Token, Error>> {
-    match decision {
-        Decision::Serve => {
-            let entry = slot.entry.take()?;
-            debug!("cache hit for {} ({key})", host.host);
-            if !entry.hosts.contains(&host.host) {
-                cx.cache.remember_host(key, &host.host);
-            }
-            Some(Ok(entry.into()))
+    /// What every process should remember of `err`, if anything.
+    fn failure_record(&self, err: &Error) -> Option<policy::Failure> {
+        if !err.is_worth_remembering() {
+            return None;
         }
-        Decision::ServeBackingOff => {
-            let entry = slot.entry.take()?;
-            debug!(
-                "{}: the token is due for refresh, but a refresh failed lately; serving the cached one",
-                host.host
-            );
-            Some(Ok(entry.into()))
-        }
-        Decision::FailFast(retry_in) => {
-            let failure = slot.failure.take()?;
-            Some(Err(Error::Remembered {
-                reason: failure.reason,
-                retry_in,
-            }))
-        }
-        Decision::ServeAndRefresh | Decision::Refresh => None,
+        let kind = err.failure_kind()?;
+        let refused = match kind {
+            FailureKind::Denied => self.attempt.borrow().credentials.clone(),
+            _ => None,
+        };
+        Some(policy::Failure {
+            reason: err.to_string(),
+            at: cache::now(),
+            count: 1,
+            kind,
+            window: policy::jitter(),
+            inputs: self.inputs().to_string(),
+            limit: matches!(err, Error::TimedOut(..))
+                .then(|| self.cx.settings.timeout.as_secs_f64()),
+            refused,
+        })
     }
 }
 
@@ -270,6 +465,7 @@ mod tests {
             password: password.clone(),
             expires_at: 1.0,
             proxy_endpoint: None,
+            refresh_due: false,
         };
         let entry = Entry {
             username: "AWS".into(),

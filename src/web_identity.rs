@@ -32,7 +32,7 @@ pub async fn assume(
         .web_identity_token(identity.token.expose())
         .send()
         .await
-        .map_err(|e| denial(fetch::sdk_error(e, &sts_endpoint(settings, config))))?;
+        .map_err(|e| fetch::sdk_error(e, &sts_endpoint(settings, config)))?;
     let creds = out
         .credentials
         .ok_or_else(|| Error::Credentials("STS answered without credentials".into()))?;
@@ -51,20 +51,8 @@ pub async fn assume(
     ))
 }
 
-/// STS's own words for "this token may not assume this role" are access denials too.
-fn denial(err: Error) -> Error {
-    match err {
-        Error::Service { code, message }
-            if matches!(code.as_str(), "InvalidIdentityToken" | "IDPRejectedClaim") =>
-        {
-            Error::AccessDenied { code, message }
-        }
-        other => other,
-    }
-}
-
 /// Where the call went, for network error messages.
-fn sts_endpoint(settings: &Settings, config: &SdkConfig) -> String {
+pub(crate) fn sts_endpoint(settings: &Settings, config: &SdkConfig) -> String {
     ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
         .iter()
         .find_map(|v| settings.nonempty(v))

@@ -570,6 +570,21 @@ fn half_life_triggers_refresh() {
     let env = TestEnv::new();
     let first = env.get_ok(PRIVATE);
     env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
+    // Served at once from the cache, and refreshed in the background.
+    let second = env.get_ok(PRIVATE);
+    assert_eq!(first["Secret"], second["Secret"]);
+    env.wait_for_refresh(&first["Secret"]);
+    let third = env.get_ok(PRIVATE);
+    assert_ne!(first["Secret"], third["Secret"]);
+    assert_eq!(env.aws.count("ecr"), 2);
+}
+
+#[test]
+fn half_life_triggers_an_inline_refresh_when_asked() {
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_REFRESH", "inline");
+    let first = env.get_ok(PRIVATE);
+    env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     let second = env.get_ok(PRIVATE);
     assert_ne!(first["Secret"], second["Secret"]);
     assert_eq!(env.aws.count("ecr"), 2);
@@ -577,7 +592,9 @@ fn half_life_triggers_refresh() {
 
 #[test]
 fn failed_refresh_serves_a_valid_cached_token_with_a_warning() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    // Inline, so that the refresh's warning reaches this get's stderr.
+    env.set("AWS_ECR_REFRESH", "inline");
     let first = env.get_ok(PRIVATE);
     env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
     env.aws.always(Reply::AccessDenied);
@@ -689,7 +706,8 @@ fn list_keeps_registries_across_a_refresh() {
     env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
     env.get_ok("222222222222.dkr.ecr.us-west-2.amazonaws.com");
     env.age_cache(now() - 7.0 * 3600.0, now() + 5.0 * 3600.0);
-    env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    let served = env.get_ok("111111111111.dkr.ecr.us-west-2.amazonaws.com");
+    env.wait_for_refresh(&served["Secret"]);
     assert_eq!(env.aws.count("ecr"), 2, "the aged entry was refreshed");
     let out = env.run(&["list"], b"unused");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -340,6 +340,9 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         Reply::AccessDenied if service.starts_with("sts:") => {
             xml_error(403, "AccessDenied", STS_DENIED_MESSAGE)
         }
+        Reply::Throttle if service.starts_with("sts:") => {
+            xml_error(400, "Throttling", "Rate exceeded")
+        }
         Reply::Throttle => json_error(400, "ThrottlingException", "Rate exceeded"),
         Reply::ServerError => json_error(500, "ServerException", "internal failure"),
         Reply::AccessDenied => json_error(400, "AccessDeniedException", IAM_MESSAGE),

@@ -195,6 +195,44 @@ impl TestEnv {
     }
 }
 
+/// Waits until `done` holds, polling; fails the test naming `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl TestEnv {
+    /// The passwords in the cache file now.
+    pub fn cached_secrets(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.cache_file()).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        v["entries"]
+            .as_object()
+            .map(|entries| {
+                entries
+                    .values()
+                    .filter_map(|e| e["password"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until the background refresh has replaced the cached `secret` (a token served).
+    pub fn wait_for_refresh(&self, secret: &serde_json::Value) {
+        let old = secret.as_str().unwrap_or_default().to_string();
+        wait_until(Duration::from_secs(30), "the background refresh", || {
+            let now = self.cached_secrets();
+            !now.is_empty() && !now.contains(&old)
+        });
+    }
+}
+
 /// Runs a command with `stdin`, killing it if it outlives `limit` (then the test fails).
 pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
     cmd.stdin(Stdio::piped())
