@@ -35,3 +35,11 @@ pub(crate) mod settings;
 pub(crate) mod source;
 pub(crate) mod token;
 pub(crate) mod web_identity;
+
+/// The failure-memory decisions and the kubelet's retry schedule, for the fleet simulation
+/// (`benches/fleet.rs`), which must run the real code, not a model of it. Not an API.
+#[doc(hidden)]
+pub mod for_benches {
+    pub use crate::policy::{Decision, Failure, FailureKind, Lifetime, decide, jitter};
+    pub use crate::token::next_try;
+}

@@ -158,22 +158,33 @@ pub fn token_through_throttling(
             Err(err) if err.failure_kind() == Some(FailureKind::Throttled) => err,
             other => return other,
         };
-        let wait = match &err {
+        let retry_in = match &err {
             Error::Remembered { retry_in, .. } => Duration::from_secs_f64(retry_in.max(0.0)),
             _ => Duration::ZERO,
         };
-        // Another try needs time for the call itself, and the outcome time to be recorded.
-        let needed = wait + MIN_TRY + record_reserve(cx.settings.timeout);
-        if Instant::now() + needed > cx.settings.deadline {
+        let left = cx
+            .settings
+            .deadline
+            .saturating_duration_since(Instant::now());
+        let Some(wait) = next_try(retry_in, left, cx.settings.timeout) else {
             return Err(err);
-        }
+        };
         debug!("{}: throttled; trying again in {wait:.1?}", host.host);
-        std::thread::sleep(wait.max(Duration::from_millis(50)));
+        std::thread::sleep(wait);
     }
 }
 
 /// The least time worth starting another try with.
 const MIN_TRY: Duration = Duration::from_secs(2);
+
+/// After a throttled try, how long to wait before the next: the remembered window
+/// (`retry_in`), if a try still fits in the `left` of a call allowed `timeout` (time for the
+/// call itself and for recording its outcome); `None` to give up. Pure, so that the fleet
+/// simulation (benches/fleet.rs) runs the very schedule the kubelet plugin does.
+pub fn next_try(retry_in: Duration, left: Duration, timeout: Duration) -> Option<Duration> {
+    let needed = retry_in + MIN_TRY + record_reserve(timeout);
+    (needed <= left).then(|| retry_in.max(Duration::from_millis(50)))
+}
 
 /// One request for a token: what it asks for, under which key, in which mode.
 struct Call<'a> {
