@@ -11,6 +11,7 @@ mod doctor;
 mod drop_in;
 mod e2e_clients;
 mod e2e_docker;
+mod edges;
 mod faults;
 mod fuzz;
 mod hostile;
