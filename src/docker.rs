@@ -199,6 +199,10 @@ fn read_docker_config(path: &std::path::Path) -> Option<serde_json::Value> {
             return None;
         }
     };
+    // An empty file (`/dev/null` among them) is no config, as the Docker CLI reads it.
+    if bytes.trim_ascii().is_empty() {
+        return None;
+    }
     match serde_json::from_slice(&bytes) {
         Ok(doc) => Some(doc),
         Err(e) => {

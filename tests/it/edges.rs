@@ -358,6 +358,10 @@ fn dev_null_reads_as_an_empty_file() {
     env.set("AWS_CONFIG_FILE", "/dev/null");
     env.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     env.set("AWS_ECR_CONFIG", "/dev/null");
+    // Docker's config is found in a directory: a link to /dev/null stands for "none" there.
+    let docker = env.home().join(".docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::os::unix::fs::symlink("/dev/null", docker.join("config.json")).unwrap();
     for front in [
         Front::Get,
         Front::Kubelet,
