@@ -48,7 +48,7 @@ pub enum FileError {
 
 impl FileError {
     /// The same error, saying that `var` named the path.
-    pub fn named(self, var: impl Into<String>) -> FileError {
+    pub(crate) fn named(self, var: impl Into<String>) -> FileError {
         match self {
             named @ FileError::Named { .. } => named,
             other => FileError::Named {
@@ -58,7 +58,7 @@ impl FileError {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             FileError::Io { path, .. }
             | FileError::NotRegular { path, .. }
@@ -241,7 +241,7 @@ pub fn replace(
 }
 
 /// The null device (Linux's character device 1:3), whatever path reached it.
-pub fn is_dev_null(meta: &std::fs::Metadata) -> bool {
+pub(crate) fn is_dev_null(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;
     meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
 }
