@@ -181,18 +181,18 @@ pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), 
 /// user's file), synced, then renamed over it. A reader sees the old file or the new one, and
 /// a crash leaves at most a temp file, never half a file.
 ///
-/// Only a file (or a link, which is replaced itself) is replaced: `/dev/null` reads as an empty
-/// file, but renaming over it, as root, would break the machine, and a FIFO or socket is
-/// someone's plumbing.
+/// A device is never replaced: `/dev/null` reads as an empty file, so a path to it can reach a
+/// writer, and renaming over it, as root, would break the machine. (A FIFO planted where a
+/// file belongs is replaced, so that the file heals.)
 pub fn replace(
     path: &Path,
     bytes: &[u8],
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path)
-        && !meta.is_file()
-        && !meta.file_type().is_symlink()
+        && (meta.file_type().is_char_device() || meta.file_type().is_block_device())
     {
         return Err(std::io::Error::other(format!(
             "{} is not a regular file ({}); not replacing it",
@@ -320,23 +320,26 @@ mod tests {
     }
 
     #[test]
-    fn replace_never_writes_over_what_is_not_a_file() {
+    fn replace_never_writes_over_a_device() {
         use std::os::unix::fs::FileTypeExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: mknod needs root");
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        let null = dir.path().join("null");
+        let c = std::ffi::CString::new(null.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let err = replace(&fifo, b"{}", 0o600, None).unwrap_err();
-        assert!(
-            err.to_string().contains("not a regular file (a FIFO)"),
-            "{err}"
-        );
-        let meta = std::fs::symlink_metadata(&fifo).unwrap();
-        assert!(meta.file_type().is_fifo());
+        let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        assert_eq!(made, 0);
+        let err = replace(&null, b"{}", 0o600, None).unwrap_err();
+        assert!(err.to_string().contains("a character device"), "{err}");
+        let meta = std::fs::symlink_metadata(&null).unwrap();
+        assert!(meta.file_type().is_char_device());
         // Nothing left behind either.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        // Files and links are replaced as before.
+        // Files are replaced as before.
         let file = dir.path().join("f");
         std::fs::write(&file, "old").unwrap();
         replace(&file, b"new", 0o600, None).unwrap();
