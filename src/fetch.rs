@@ -273,18 +273,19 @@ fn http_client(
     profile: &str,
 ) -> Result<Option<aws_sdk_ecr::config::SharedHttpClient>, String> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-    let (origin, path) = match cx.settings.nonempty("AWS_CA_BUNDLE") {
-        Some(path) => ("AWS_CA_BUNDLE=", path),
+    // Where the bundle was named, and how to undo that.
+    let (origin, fix, path) = match cx.settings.nonempty("AWS_CA_BUNDLE") {
+        Some(path) => ("AWS_CA_BUNDLE=", "fix or unset it".to_string(), path),
         None => match cx.files.setting(profile, "ca_bundle") {
-            Some(path) if !path.is_empty() => ("ca_bundle = ", path),
+            Some(path) if !path.is_empty() => (
+                "ca_bundle = ",
+                format!("fix it or remove ca_bundle from profile {profile:?}"),
+                path,
+            ),
             _ => return Ok(None),
         },
     };
     let path = cx.settings.expand_home(path);
-    let fix = match origin {
-        "AWS_CA_BUNDLE=" => "fix or unset it".to_string(),
-        _ => format!("fix it or remove ca_bundle from profile {profile:?}"),
-    };
     let refuse = |why: String| format!("{origin}{}: {why}; {fix}", path.display());
     let pem = match crate::files::read(&path, MAX_CA_BUNDLE, crate::files::Trust::Any) {
         Ok(Some(pem)) => pem,
