@@ -229,16 +229,26 @@ impl AwsFiles {
     }
 }
 
+/// One file, found as the SDK finds it. A variable names its file, relative paths included
+/// (the SDK reads those from the working directory too); an empty one names none. The default
+/// under the home is read only when there is a home to put it under: a relative `~/.aws/config`
+/// would read whatever the working directory holds (a checkout with a directory named `~`) and
+/// run its `credential_process`.
 fn read(settings: &Settings, var: &str, default: &str) -> Result<SharedFile, files::FileError> {
-    // Set but empty names no file, as the SDK reads it.
-    let path = settings.expand_home(settings.get(var).unwrap_or(default));
-    if path.as_os_str().is_empty() {
+    let (path, named) = match settings.get(var) {
+        Some(value) => (settings.expand_home(value), true),
+        None => (settings.expand_home(default), false),
+    };
+    if path.as_os_str().is_empty() || (!named && !path.is_absolute()) {
         return Ok(SharedFile {
             path,
             contents: None,
         });
     }
-    let bytes = files::read(&path, MAX_FILE, Trust::Any)?;
+    let bytes = files::read(&path, MAX_FILE, Trust::Any).map_err(|e| match named {
+        true => e.named(var),
+        false => e,
+    })?;
     let contents = bytes.map(|b| {
         String::from_utf8(b).unwrap_or_else(|_| {
             warning!(
@@ -357,6 +367,110 @@ mod tests {
             "",
         );
         assert_eq!(key(&f, "a").len(), 32);
+    }
+
+    /// The SDK's profile parser sees whatever the files hold, on every call: no input may make
+    /// it panic (the release build aborts), only fail.
+    #[test]
+    fn the_parser_takes_any_text() {
+        use proptest::prelude::*;
+        let pieces = prop::collection::vec(
+            prop::sample::select(vec![
+                "[",
+                "]",
+                "[default]",
+                "[profile ",
+                "[sso-session ",
+                "[services ",
+                "profile",
+                " ",
+                "\t",
+                "=",
+                " = ",
+                "\n",
+                "\r\n",
+                "#",
+                ";",
+                "a",
+                "x",
+                "region",
+                "source_profile",
+                "sso_session",
+                "services",
+                "ecr =",
+                "  endpoint_url = http://h",
+                "\0",
+                "é",
+                "\u{feff}",
+                "\\",
+                "\"",
+                "role_arn",
+                "[profile a]",
+                "[profile a",
+                "a]",
+                "==",
+                "  ",
+            ]),
+            0..40,
+        );
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 2000,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(&(pieces.clone(), pieces), |(config, credentials)| {
+                let f = files(&config.concat(), &credentials.concat());
+                // The key walks what the parser built, as every `get` does.
+                let _ = key(&f, "a");
+                let _ = key(&f, "default");
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_relative_default_is_never_read() {
+        // Unit tests run in the package root, where `Cargo.toml` exists: a relative default
+        // that names it must still not be read, while a variable that names it is.
+        assert!(std::path::Path::new("Cargo.toml").is_file());
+        let s = Settings::for_test(&[]);
+        let f = read(&s, "AWS_CONFIG_FILE", "Cargo.toml").unwrap();
+        assert!(f.contents.is_none(), "a relative default was read");
+        let f = read(&s, "AWS_CONFIG_FILE", "~/.aws/config").unwrap();
+        assert!(f.contents.is_none());
+        let s = Settings::for_test(&[("AWS_CONFIG_FILE", "Cargo.toml")]);
+        let f = read(&s, "AWS_CONFIG_FILE", "~/.aws/config").unwrap();
+        assert!(f.contents.is_some_and(|c| c.contains("[package]")));
+        // An empty variable names no file.
+        let s = Settings::for_test(&[("AWS_CONFIG_FILE", "")]);
+        assert!(
+            read(&s, "AWS_CONFIG_FILE", "Cargo.toml")
+                .unwrap()
+                .contents
+                .is_none()
+        );
+        // With a home, the default is under it.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".aws")).unwrap();
+        std::fs::write(dir.path().join(".aws/config"), "[default]\n").unwrap();
+        let s = Settings::for_test(&[("HOME", dir.path().to_str().unwrap())]);
+        let f = read(&s, "AWS_CONFIG_FILE", "~/.aws/config").unwrap();
+        assert_eq!(f.path, dir.path().join(".aws/config"));
+        assert_eq!(f.contents.as_deref(), Some("[default]\n"));
+    }
+
+    #[test]
+    fn errors_name_the_variable_that_named_the_file() {
+        let s = Settings::for_test(&[("AWS_SHARED_CREDENTIALS_FILE", "/dev/zero")]);
+        let e = read(&s, "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("AWS_SHARED_CREDENTIALS_FILE=/dev/zero: not a regular file"),
+            "{e}"
+        );
+        let s = Settings::for_test(&[("AWS_CONFIG_FILE", "/dev/null")]);
+        let f = read(&s, "AWS_CONFIG_FILE", "~/.aws/config").unwrap();
+        assert_eq!(f.contents.as_deref(), Some(""));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! Every failure of `get` answers Docker's "not found" text, so that Docker goes on anonymously
 //! (right for public images, and for non-ECR registries when we are the `credsStore`), and says
-//! why on stderr, which Docker shows to the user. Nothing but the protocol's answer goes to
-//! stdout.
+//! why on stderr, which Docker shows to the user. The one exception is an empty server URL,
+//! which the protocol itself answers (`no credentials server URL`, exit 1), as every helper
+//! built on docker-credential-helpers does. Nothing but the protocol's answer goes to stdout.
 
 use crate::cache;
 use crate::credentials::CredentialSource;
@@ -20,6 +21,10 @@ use std::io::{Read, Write};
 
 /// The exact text Docker takes as "no credentials for this registry".
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// The protocol's answer to an empty server URL (docker-credential-helpers'
+/// `ErrCredentialsMissingServerURL`), for `get`, `store` and `erase` alike.
+pub const NO_SERVER_URL: &str = "no credentials server URL";
 
 /// The most we read from stdin: a server URL is far shorter, a `store` payload a few KiB.
 pub const MAX_INPUT: usize = 64 * 1024;
@@ -62,6 +67,9 @@ pub fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32
         return not_found(out, Some("the server URL is not valid UTF-8"));
     };
     let server_url = text.trim();
+    if server_url.is_empty() {
+        return fail(out, NO_SERVER_URL);
+    }
     let (host, source) = match resolve::resolve(&settings, server_url) {
         Ok(resolved) => resolved,
         Err(Error::Host(HostError::NotEcr(_))) => return not_found(out, None),
@@ -195,6 +203,10 @@ fn read_docker_config(path: &std::path::Path) -> Option<serde_json::Value> {
             return None;
         }
     };
+    // An empty file (`/dev/null` among them) is no config, as the Docker CLI reads it.
+    if bytes.trim_ascii().is_empty() {
+        return None;
+    }
     match serde_json::from_slice(&bytes) {
         Ok(doc) => Some(doc),
         Err(e) => {
@@ -284,7 +296,8 @@ fn login_host(settings: &Settings, server_url: &str) -> Result<Option<String>, E
 /// it remove that entry, which is what the user asked for.
 ///
 /// `AWS_ECR_IGNORE_CREDS_STORAGE=true` (the Go helper's switch) makes both silent no-ops for
-/// every host.
+/// every host. An empty server URL is refused before that, as the protocol library refuses it
+/// before the Go helper is asked.
 pub fn store_or_erase(
     settings: &Settings,
     store: bool,
@@ -305,16 +318,17 @@ pub fn store_or_erase(
         }
     });
     let server_url = match checked {
-        Ok(server_url) => server_url,
+        Ok(server_url) => server_url.unwrap_or_default(),
         Err(why) => return fail(out, &why),
     };
+    // Checked before the helper's own switch, as the protocol library does.
+    let server_url = server_url.trim();
+    if server_url.is_empty() {
+        return fail(out, NO_SERVER_URL);
+    }
     if settings.get("AWS_ECR_IGNORE_CREDS_STORAGE") == Some("true") {
         return 0;
     }
-    let Some(server_url) = server_url else {
-        return fail(out, "the store request has no ServerURL");
-    };
-    let server_url = server_url.trim();
     match (store, login_host(settings, server_url)) {
         (true, Ok(Some(host))) => {
             warning!(

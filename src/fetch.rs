@@ -87,12 +87,51 @@ pub fn fetch_blocking(
 
 /// Loads the SDK configuration for `scope`'s region the way the AWS CLI would, from the
 /// profile and the file contents that keyed the cache.
+///
+/// For `doctor`, which reports rather than fails: when an input would make the SDK panic or
+/// read without end (see [`check_inputs`]), the configuration it gets has none of them, and
+/// credentials that fail with the problem's one line, so every check that needs them says why.
 pub async fn load_config(
     cx: &Context,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
 ) -> SdkConfig {
+    match checked_config(cx, scope, source, deadline).await {
+        Ok(config) => config,
+        Err(problem) => {
+            let (loader, _) = loader(cx, scope, source, deadline);
+            loader
+                .retry_config(aws_config::retry::RetryConfig::standard())
+                .credentials_provider(Refused(problem))
+                .load()
+                .await
+        }
+    }
+}
+
+/// The SDK configuration, or the one-line problem with an input that the SDK must not see.
+async fn checked_config(
+    cx: &Context,
+    scope: &TokenScope,
+    source: &CredentialSource,
+    deadline: Instant,
+) -> Result<SdkConfig, String> {
+    let (mut loader, profile) = loader(cx, scope, source, deadline);
+    check_inputs(cx, &profile)?;
+    if let Some(client) = http_client(cx, &profile)? {
+        loader = loader.http_client(client);
+    }
+    Ok(loader.load().await)
+}
+
+/// The loader for `scope` under `source`, and the profile it reads.
+fn loader(
+    cx: &Context,
+    scope: &TokenScope,
+    source: &CredentialSource,
+    deadline: Instant,
+) -> (aws_config::ConfigLoader, String) {
     let remaining = deadline.saturating_duration_since(Instant::now());
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(remaining))
@@ -119,51 +158,196 @@ pub async fn load_config(
             .build();
         loader = loader.credentials_provider(credentials);
     }
-    if let Some(client) = http_client(cx, &profile) {
-        loader = loader.http_client(client);
-    }
-    loader.load().await
+    (loader, profile)
 }
+
+/// Credentials that cannot be had, and say why: what `doctor` gets when an input was refused.
+#[derive(Debug)]
+struct Refused(String);
+
+impl aws_credential_types::provider::ProvideCredentials for Refused {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::invalid_configuration(
+                self.0.clone(),
+            ),
+        ))
+    }
+}
+
+/// The most of a token file that is read to check it: tokens are a few KiB.
+const MAX_TOKEN_FILE: u64 = 1 << 20;
+
+/// Inputs the SDK would panic on (the release build aborts) or read without end, refused with
+/// one line that names the setting and the fix:
+/// - a retry setting its loader cannot parse (`AWS_MAX_ATTEMPTS=0`, an unknown `retry_mode`):
+///   the loader panics on those rather than return an error;
+/// - a token file (web identity, container authorization) that is a FIFO (a read that waits
+///   forever, past every timeout: the SDK reads it on the runtime's only thread) or a device (a
+///   read that never ends, until memory runs out): the SDK reads the file whole, unbounded.
+fn check_inputs(cx: &Context, profile: &str) -> Result<(), String> {
+    check_retry_settings(cx, profile)?;
+    check_token_files(cx, profile)
+}
+
+/// The retry settings as the SDK's loader reads them: each from the environment, else from the
+/// profile, parsed with the SDK's own rules.
+fn check_retry_settings(cx: &Context, profile: &str) -> Result<(), String> {
+    let setting = |var: &'static str, key: &'static str| match cx.settings.get(var) {
+        Some(value) => Some((var.to_string(), value)),
+        None => cx
+            .files
+            .setting(profile, key)
+            .map(|value| (format!("{key} (profile {profile:?})"), value)),
+    };
+    if let Some((name, value)) = setting("AWS_MAX_ATTEMPTS", "max_attempts")
+        && !value.parse::<u32>().is_ok_and(|n| n > 0)
+    {
+        return Err(format!(
+            "{name} = {value:?} is not a number of attempts; set a whole number from 1, or unset it"
+        ));
+    }
+    if let Some((name, value)) = setting("AWS_RETRY_MODE", "retry_mode")
+        && value.parse::<aws_config::retry::RetryMode>().is_err()
+    {
+        return Err(format!(
+            "{name} = {value:?} is not a retry mode; set standard or adaptive, or unset it"
+        ));
+    }
+    Ok(())
+}
+
+/// The token files the SDK may read whole: `AWS_WEB_IDENTITY_TOKEN_FILE` (with
+/// `AWS_ROLE_ARN`), `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (with a container credentials
+/// URI), and the `web_identity_token_file` of the profile or any profile its `source_profile`
+/// chain reaches. A missing file is left to the SDK, which says so.
+fn check_token_files(cx: &Context, profile: &str) -> Result<(), String> {
+    let settings = &cx.settings;
+    let check = |name: String, path: &str| {
+        crate::files::read(
+            std::path::Path::new(path),
+            MAX_TOKEN_FILE,
+            crate::files::Trust::Any,
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{}; a token is read from it", e.named(name)))
+    };
+    if settings.nonempty("AWS_ROLE_ARN").is_some()
+        && let Some(path) = settings.nonempty("AWS_WEB_IDENTITY_TOKEN_FILE")
+    {
+        check("AWS_WEB_IDENTITY_TOKEN_FILE".into(), path)?;
+    }
+    let container = [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ];
+    if container.iter().any(|v| settings.nonempty(v).is_some())
+        && let Some(path) = settings.nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+    {
+        check("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE".into(), path)?;
+    }
+    let mut visited: Vec<&str> = Vec::new();
+    let mut next = Some(profile);
+    while let Some(name) = next.take() {
+        if visited.contains(&name) || visited.len() > 32 {
+            break;
+        }
+        visited.push(name);
+        if let Some(path) = cx.files.setting(name, "web_identity_token_file") {
+            check(format!("web_identity_token_file (profile {name:?})"), path)?;
+        }
+        next = cx.files.setting(name, "source_profile");
+    }
+    Ok(())
+}
+
+/// The largest CA bundle read: system bundles are a few hundred KiB.
+const MAX_CA_BUNDLE: u64 = 16 << 20;
 
 /// An HTTPS client that also trusts `AWS_CA_BUNDLE` (or the profile's `ca_bundle`), as the AWS
 /// CLI and the Go SDK do: behind a TLS-inspecting proxy, the proxy's CA. `None` for the SDK's
-/// default client. A bundle that cannot be read is warned about and left out, so that the
-/// call fails with the TLS error that names the endpoint.
-fn http_client(cx: &Context, profile: &str) -> Option<aws_sdk_ecr::config::SharedHttpClient> {
+/// default client.
+///
+/// A bundle that is set but unusable (missing, not a file, not PEM, cut short, a certificate
+/// that does not parse) fails the call with one line that names it, as the AWS CLI and the Go
+/// SDK fail: it most likely means the proxy's CA is missing, which a TLS error about the
+/// endpoint would not say, and skipping it would send the call out without the trust the user
+/// asked for. It is checked here, with the parser and the trust store the SDK's TLS provider
+/// uses, because that provider panics on what it cannot parse.
+fn http_client(
+    cx: &Context,
+    profile: &str,
+) -> Result<Option<aws_sdk_ecr::config::SharedHttpClient>, String> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-    let path = cx
-        .settings
-        .nonempty("AWS_CA_BUNDLE")
-        .or_else(|| cx.files.setting(profile, "ca_bundle"))?;
-    let path = cx.settings.expand_home(path);
-    let pem = match crate::files::read(&path, 16 << 20, crate::files::Trust::Any) {
-        Ok(Some(pem)) => pem,
-        Ok(None) => {
-            crate::log::warning!(
-                "the CA bundle {} does not exist; not using it",
-                path.display()
-            );
-            return None;
-        }
-        Err(e) => {
-            crate::log::warning!("{e}; not using it as the CA bundle");
-            return None;
-        }
+    // Where the bundle was named, and how to undo that.
+    let (origin, fix, path) = match cx.settings.nonempty("AWS_CA_BUNDLE") {
+        Some(path) => ("AWS_CA_BUNDLE=", "fix or unset it".to_string(), path),
+        None => match cx.files.setting(profile, "ca_bundle") {
+            Some(path) if !path.is_empty() => (
+                "ca_bundle = ",
+                format!("fix it or remove ca_bundle from profile {profile:?}"),
+                path,
+            ),
+            _ => return Ok(None),
+        },
     };
+    let path = cx.settings.expand_home(path);
+    let refuse = |why: String| format!("{origin}{}: {why}; {fix}", path.display());
+    let pem = match crate::files::read(&path, MAX_CA_BUNDLE, crate::files::Trust::Any) {
+        Ok(Some(pem)) => pem,
+        Ok(None) => return Err(refuse("the file does not exist".into())),
+        Err(crate::files::FileError::NotRegular { kind, .. }) => {
+            return Err(refuse(format!("not a regular file ({kind})")));
+        }
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    let count = certificates_in(&pem)
+        .map_err(|why| refuse(format!("not a PEM certificate bundle ({why})")))?;
     let context = TlsContext::builder()
         .with_trust_store(TrustStore::default().with_pem_certificate(pem))
         .build()
-        .map_err(|e| crate::log::warning!("the CA bundle {}: {e}", path.display()))
-        .ok()?;
-    debug!("trusting the CA bundle {} as well", path.display());
-    Some(
+        .map_err(|e| refuse(e.to_string()))?;
+    debug!(
+        "trusting the CA bundle {} ({count} certificates) as well",
+        path.display()
+    );
+    Ok(Some(
         aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .tls_context(context)
             .build_https(),
-    )
+    ))
+}
+
+/// How many certificates `pem` holds, each read as the SDK's rustls provider reads it (every
+/// `CERTIFICATE` section decoded, each added to a root store); why not, when it would panic
+/// there or holds none. Other sections (a key beside the CA) are skipped, as there.
+fn certificates_in(pem: &[u8]) -> Result<usize, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::{Error as PemError, PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = cert.map_err(|e| match e {
+            PemError::MissingSectionEnd { .. } => "a section is cut short: no END line".to_string(),
+            PemError::IllegalSectionStart { .. } => "a malformed BEGIN line".to_string(),
+            PemError::Base64Decode(_) => format!("certificate {} is not valid base64", n + 1),
+            other => other.to_string(),
+        })?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("certificate {} does not parse: {e}", n + 1))?;
+    }
+    match roots.len() {
+        0 => Err("no certificate in it".to_string()),
+        count => Ok(count),
+    }
 }
 
 /// True when an `AWS_ENDPOINT_URL*` override applies to this service: the SDK refuses an
@@ -245,7 +429,9 @@ pub async fn fetch_with(
     attempt: &mut Attempt,
 ) -> Result<Fetched, Error> {
     let started = Instant::now();
-    let config = load_config(cx, scope, source, deadline).await;
+    let config = checked_config(cx, scope, source, deadline)
+        .await
+        .map_err(Error::Config)?;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
     let credentials = source.resolve(&cx.settings, &config).await?;
     let used = crate::attempt::credentials_hash(&credentials);

@@ -4,6 +4,10 @@
 //! `/dev/zero` (a read that never ends), or a file planted by another user. Every such file is
 //! opened non-blocking, must be a regular file, and is read up to a bound; files that steer which
 //! token goes where must also belong to us (or root) and be writable by nobody else.
+//!
+//! The one device accepted is `/dev/null`, read as an empty file: it is how CI and test setups
+//! switch a file off (`AWS_CONFIG_FILE=/dev/null`), and the AWS SDKs read it so. It is told by
+//! its device number, not its path, so no other device passes under that name.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -30,12 +34,52 @@ pub enum FileError {
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{} is larger than {max} bytes", path.display())]
     TooLarge { path: PathBuf, max: u64 },
+    /// Any of the above for a path a variable (or setting) named: the message says which, as
+    /// that is what to change.
+    #[error("{var}={}: {}", source.path().display(), source.problem())]
+    Named { var: String, source: Box<FileError> },
     #[error("{} is not trusted: {why}; {fix}", path.display())]
     Untrusted {
         path: PathBuf,
         why: String,
         fix: String,
     },
+}
+
+impl FileError {
+    /// The same error, saying that `var` named the path.
+    pub(crate) fn named(self, var: impl Into<String>) -> FileError {
+        match self {
+            named @ FileError::Named { .. } => named,
+            other => FileError::Named {
+                var: var.into(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            FileError::Io { path, .. }
+            | FileError::NotRegular { path, .. }
+            | FileError::TooLarge { path, .. }
+            | FileError::Untrusted { path, .. } => path,
+            FileError::Named { source, .. } => source.path(),
+        }
+    }
+
+    /// What is wrong, without the path.
+    fn problem(&self) -> String {
+        match self {
+            FileError::Io { source, .. } => format!("cannot read it: {source}"),
+            FileError::NotRegular { kind, .. } => {
+                format!("not a regular file ({kind}); name a file, or /dev/null for none")
+            }
+            FileError::TooLarge { max, .. } => format!("larger than {max} bytes"),
+            FileError::Untrusted { why, fix, .. } => format!("not trusted: {why}; {fix}"),
+            FileError::Named { source, .. } => source.problem(),
+        }
+    }
 }
 
 /// The whole file, or `None` when it does not exist.
@@ -66,6 +110,9 @@ fn read_open(path: &Path, file: File, max: u64, trust: Trust) -> Result<Vec<u8>,
     };
     let meta = file.metadata().map_err(io)?;
     check(path, &meta, trust)?;
+    if is_dev_null(&meta) {
+        return Ok(Vec::new());
+    }
     if meta.len() > max {
         return Err(FileError::TooLarge {
             path: path.to_path_buf(),
@@ -84,8 +131,12 @@ fn read_open(path: &Path, file: File, max: u64, trust: Trust) -> Result<Vec<u8>,
     Ok(bytes)
 }
 
-/// A regular file, and, for [`Trust::Owner`], ours (or root's) and writable by nobody else.
+/// A regular file, and, for [`Trust::Owner`], ours (or root's) and writable by nobody else; or
+/// `/dev/null`, which holds nothing anyone could plant, whoever may write to it.
 pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), FileError> {
+    if is_dev_null(meta) {
+        return Ok(());
+    }
     if !meta.is_file() {
         return Err(FileError::NotRegular {
             path: path.to_path_buf(),
@@ -129,12 +180,26 @@ pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), 
 /// through a planted symlink) written beside it, given `mode` (and `owner`, when root edits a
 /// user's file), synced, then renamed over it. A reader sees the old file or the new one, and
 /// a crash leaves at most a temp file, never half a file.
+///
+/// A device is never replaced: `/dev/null` reads as an empty file, so a path to it can reach a
+/// writer, and renaming over it, as root, would break the machine. (A FIFO planted where a
+/// file belongs is replaced, so that the file heals.)
 pub fn replace(
     path: &Path,
     bytes: &[u8],
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && (meta.file_type().is_char_device() || meta.file_type().is_block_device())
+    {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file ({}); not replacing it",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -173,6 +238,12 @@ pub fn replace(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The null device (Linux's character device 1:3), whatever path reached it.
+pub(crate) fn is_dev_null(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3)
 }
 
 fn kind_of(meta: &std::fs::Metadata) -> &'static str {
@@ -221,6 +292,73 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn dev_null_reads_as_empty_by_its_device_number() {
+        for trust in [Trust::Any, Trust::Owner] {
+            assert_eq!(
+                read(Path::new("/dev/null"), 10, trust).unwrap().unwrap(),
+                b""
+            );
+        }
+        // Another path to the same device is the same device.
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(read(&link, 10, Trust::Any).unwrap().unwrap(), b"");
+        // Other character devices stay refused.
+        for device in ["/dev/zero", "/dev/full", "/dev/urandom"] {
+            assert!(
+                matches!(
+                    read(Path::new(device), 10, Trust::Any),
+                    Err(FileError::NotRegular { .. })
+                ),
+                "{device}"
+            );
+        }
+    }
+
+    #[test]
+    fn replace_never_writes_over_a_device() {
+        use std::os::unix::fs::FileTypeExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: mknod needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let null = dir.path().join("null");
+        let c = std::ffi::CString::new(null.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        assert_eq!(made, 0);
+        let err = replace(&null, b"{}", 0o600, None).unwrap_err();
+        assert!(err.to_string().contains("a character device"), "{err}");
+        let meta = std::fs::symlink_metadata(&null).unwrap();
+        assert!(meta.file_type().is_char_device());
+        // Nothing left behind either.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Files are replaced as before.
+        let file = dir.path().join("f");
+        std::fs::write(&file, "old").unwrap();
+        replace(&file, b"new", 0o600, None).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+    }
+
+    #[test]
+    fn named_errors_say_which_variable() {
+        let e = read(Path::new("/dev/zero"), 10, Trust::Any)
+            .unwrap_err()
+            .named("AWS_CONFIG_FILE");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("AWS_CONFIG_FILE=/dev/zero: not a regular file (a character device)"),
+            "{text}"
+        );
+        assert_eq!(e.path(), Path::new("/dev/zero"));
+        // Naming twice keeps the first (innermost) name.
+        assert_eq!(e.named("OTHER").to_string(), text);
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub struct Settings {
     /// Where variables outside [`NAMES`] come from (those a `credential_process` command line
     /// references): the process, or a fixed map in tests.
     others: Others,
+    /// The home directory in the password database, looked up only for the process's own
+    /// settings and only when `HOME` is unset or empty.
+    passwd_home: Option<PathBuf>,
     pub timeout: Duration,
     pub deadline: Instant,
 }
@@ -97,6 +100,9 @@ impl Settings {
     pub fn from_process() -> Settings {
         let mut s = Settings::from_vars(process_vars());
         s.others = Others::Process;
+        if s.nonempty("HOME").is_none() {
+            s.passwd_home = passwd_home();
+        }
         s
     }
 
@@ -121,6 +127,7 @@ impl Settings {
         Settings {
             vars,
             others: Others::Map(Vec::new()),
+            passwd_home: None,
             timeout,
             deadline: Instant::now() + timeout,
         }
@@ -154,12 +161,17 @@ impl Settings {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
-    /// `HOME`, when it is an absolute path. It is read from the environment only, never from the
-    /// password database: a test (or a service) without `HOME` must never reach a real home.
+    /// The home directory: `HOME` when set (used only when absolute), else, when `HOME` is unset
+    /// or empty (systemd units, `env -i`, build sandboxes), the effective user's entry in the
+    /// password database, as the Go helper and the AWS CLI find it. Without either there is no
+    /// home, and so no default file under it: a relative `~` would read the working directory.
+    /// Settings built by tests ([`Settings::from_lookup`]) never consult the database, so that
+    /// no test can reach a real home.
     pub fn home(&self) -> Option<&Path> {
-        self.nonempty("HOME")
-            .map(Path::new)
-            .filter(|h| h.is_absolute())
+        match self.nonempty("HOME") {
+            Some(home) => Some(Path::new(home)).filter(|h| h.is_absolute()),
+            None => self.passwd_home.as_deref(),
+        }
     }
 
     /// A path as the AWS SDKs and the Go helper read it: a leading `~` component is the home
@@ -179,6 +191,44 @@ impl Settings {
     /// The time left until the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// The most buffer a password database entry may take: entries are a few hundred bytes, and a
+/// broken NSS module asking for ever more must not take the process's memory.
+const MAX_PASSWD_BUFFER: usize = 1 << 20;
+
+/// The effective user's home directory in the password database (`getpwuid_r`, through NSS as
+/// every libc program sees it); `None` when there is no entry, or it is empty or relative.
+fn passwd_home() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    // SAFETY: sysconf has no preconditions; -1 (no limit known) is handled.
+    let hint = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };
+    let mut size = usize::try_from(hint)
+        .unwrap_or(0)
+        .clamp(1024, MAX_PASSWD_BUFFER);
+    loop {
+        let mut buffer = vec![0 as libc::c_char; size];
+        // SAFETY: `passwd` is plain data; all-zero is a valid (empty) value for it.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call, and `buffer` is `size` bytes long.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found) };
+        if rc == libc::ERANGE && size < MAX_PASSWD_BUFFER {
+            size = (size * 2).min(MAX_PASSWD_BUFFER);
+            continue;
+        }
+        if rc != 0 || found.is_null() || entry.pw_dir.is_null() {
+            return None;
+        }
+        // SAFETY: on success `pw_dir` points to a NUL-terminated string inside `buffer`, which
+        // is alive here.
+        let dir = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+        let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+        return dir.is_absolute().then_some(dir);
     }
 }
 
@@ -268,6 +318,39 @@ mod tests {
         assert_eq!(s.expand_home("/a/~/b"), PathBuf::from("/a/~/b"));
         let no_home = Settings::for_test(&[]);
         assert_eq!(no_home.expand_home("~/cfg"), PathBuf::from("~/cfg"));
+    }
+
+    #[test]
+    fn home_from_the_environment_then_the_password_database() {
+        let with = |vars: &[(&str, &str)]| Settings {
+            passwd_home: Some(PathBuf::from("/pw/home")),
+            ..Settings::for_test(vars)
+        };
+        assert_eq!(with(&[("HOME", "/h")]).home(), Some(Path::new("/h")));
+        assert_eq!(with(&[("HOME", "")]).home(), Some(Path::new("/pw/home")));
+        assert_eq!(with(&[]).home(), Some(Path::new("/pw/home")));
+        assert_eq!(with(&[]).expand_home("~/x"), PathBuf::from("/pw/home/x"));
+        // A relative HOME is no home; the database is for an unset or empty one.
+        assert_eq!(with(&[("HOME", "rel")]).home(), None);
+        // Test-built settings never look the database up.
+        assert_eq!(Settings::for_test(&[]).home(), None);
+    }
+
+    #[test]
+    fn the_password_database_names_our_home() {
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let listed = passwd.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() >= 7 && fields[2] == uid.to_string()).then(|| fields[5].to_string())
+        });
+        match listed {
+            Some(dir) if dir.starts_with('/') => {
+                assert_eq!(passwd_home(), Some(PathBuf::from(dir)))
+            }
+            _ => eprintln!("SKIPPED: uid {uid} has no absolute home in /etc/passwd"),
+        }
     }
 
     #[test]

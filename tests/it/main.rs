@@ -11,6 +11,7 @@ mod doctor;
 mod drop_in;
 mod e2e_clients;
 mod e2e_docker;
+mod edges;
 mod failure_memory;
 mod faults;
 mod fuzz;
