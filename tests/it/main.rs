@@ -18,6 +18,7 @@ mod identity;
 mod identity_oracle;
 mod kubelet;
 mod load;
+mod login;
 mod logging;
 mod security;
 mod trust;
