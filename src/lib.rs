@@ -25,6 +25,7 @@ pub(crate) mod login_password;
 pub(crate) mod man;
 pub(crate) mod pod_role;
 pub(crate) mod policy;
+pub mod process;
 pub(crate) mod redact;
 pub mod registry;
 pub(crate) mod resolve;

@@ -16,7 +16,8 @@ const DPOP_KEY: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIHQUvohjAIDyqlK5
 /// An environment whose only credentials are the `signin` profile's login session.
 fn login_env(session: &str) -> TestEnv {
     let mut env = TestEnv::new();
-    env.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
     env.set("AWS_PROFILE", "signin");
     std::fs::write(
         env.home().join(".aws/config"),
@@ -102,7 +103,11 @@ fn the_key_follows_the_session_not_its_token_file() {
     // A refresh rewrote the file: still the same identity, so a cache hit.
     write_token(&env, SESSION, "ASIALOGINFAKE0000002", 7200.0);
     env.get_ok(PRIVATE);
-    assert_eq!(env.aws.count("ecr"), 1, "a refreshed token file missed the cache");
+    assert_eq!(
+        env.aws.count("ecr"),
+        1,
+        "a refreshed token file missed the cache"
+    );
 
     // Logged in as someone else into the same profile: a new session ARN, a new key.
     let other = "arn:aws:iam::123456789012:user/Other";
@@ -114,7 +119,11 @@ fn the_key_follows_the_session_not_its_token_file() {
     write_token(&env, other, "ASIALOGINFAKE0000003", 3600.0);
     env.get_ok(PRIVATE);
     let calls = env.aws.calls();
-    assert_eq!(calls.len(), 2, "another session was served the first one's token");
+    assert_eq!(
+        calls.len(),
+        2,
+        "another session was served the first one's token"
+    );
     assert_eq!(calls[1].access_key, "ASIALOGINFAKE0000003");
 }
 

@@ -623,7 +623,12 @@ fn signin_endpoint(
     ];
     form.push((
         "dpop".to_string(),
-        if header("dpop").is_some() { "present" } else { "absent" }.to_string(),
+        if header("dpop").is_some() {
+            "present"
+        } else {
+            "absent"
+        }
+        .to_string(),
     ));
     let n = shared.counter.fetch_add(1, Ordering::SeqCst);
     let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
