@@ -94,6 +94,18 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
         (host, crate::credentials::CredentialSource::default_chain())
     };
     let cx = Context::load(settings)?;
-    let token = token::token_for(&cx, &host, &source)?;
+    let token = token::token_for(&cx, &host, &source).map_err(|e| with_region_hint(e, &host))?;
     Ok(token.password.expose().to_string())
+}
+
+/// A failure in a region this version does not know is most often a typo (a new region is
+/// accepted, so the call was made): the error then says which region was meant.
+fn with_region_hint(e: Error, host: &EcrHost) -> Error {
+    match &host.registry {
+        registry::Registry::Private(p) => match registry::unknown_region(&p.region) {
+            Some(problem) => Error::Config(format!("{e} ({problem})")),
+            None => e,
+        },
+        registry::Registry::Public { .. } => e,
+    }
 }

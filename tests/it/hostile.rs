@@ -618,3 +618,18 @@ fn every_message_has_one_prefix() {
         assert!(err.starts_with("ecr-login: error: "), "{args:?}: {err:?}");
     }
 }
+
+/// A mistyped region is still tried (a new region must work without an upgrade), and when the
+/// call fails the error names the region meant.
+#[test]
+fn get_login_password_names_the_region_meant() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::AccessDenied);
+    let out = env.run(&["get-login-password", "--region", "us-weest-2"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("region us-weest-2 is not an AWS region; did you mean us-west-2?"),
+        "{err:?}"
+    );
+}
