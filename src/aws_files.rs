@@ -67,7 +67,7 @@ const PROFILE_KEYS: &[&str] = &[
 const SSO_SESSION_KEYS: &[&str] = &["sso_start_url", "sso_region", "sso_registration_scopes"];
 
 /// The services whose endpoints a `[services]` section can move, as the SDK names them there.
-const SERVICES: &[&str] = &["ecr", "ecr_public", "sts", "sso", "sso_oidc"];
+const SERVICES: &[&str] = &["ecr", "ecr_public", "sts", "sso", "sso_oidc", "signin"];
 
 /// Why a profile is the one in effect (for `doctor` and debug lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ pub const LONG_VERSION: &str = concat!(
     ")"
 );
 
-const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or configure, doctor, kubelet; --help for more)";
+const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or get-login-password, configure, doctor, kubelet, man, completions, help; `help` for more)";
 
 const ABOUT: &str = "Amazon ECR credentials for Docker, podman, Helm and the kubelet";
 
@@ -48,7 +48,6 @@ pub fn command() -> Command {
         .version(LONG_VERSION)
         .override_usage("docker-credential-ecr-login <COMMAND>")
         .disable_version_flag(true)
-        .disable_help_subcommand(true)
         .args_conflicts_with_subcommands(true)
         .arg(
             Arg::new("version")
@@ -83,6 +82,7 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("kubelet")
                 .about("Run as the kubelet's image credential provider (also when invoked as ecr-credential-provider)")
+                .long_about(crate::kubelet::HELP)
                 .disable_help_flag(true)
                 .arg(
                     Arg::new("args")
@@ -92,10 +92,28 @@ pub fn command() -> Command {
                         .help("Passed to the provider"),
                 ),
         )
+        .subcommand(Command::new("man").about(
+            "Print the man page (roff) on stdout: `docker-credential-ecr-login man | man -l -`",
+        ))
         .subcommand(
-            Command::new("man")
-                .hide(true)
-                .about("Print the man page (roff) on stdout"),
+            Command::new("completions")
+                .about("Print a shell completion script: bash, zsh or fish")
+                .long_about(
+                    "Prints the completion script for SHELL on stdout. bash: \
+                     `docker-credential-ecr-login completions bash > \
+                     ~/.local/share/bash-completion/completions/docker-credential-ecr-login`; \
+                     zsh: into a directory of $fpath as _docker-credential-ecr-login; fish: \
+                     `> ~/.config/fish/completions/docker-credential-ecr-login.fish`.",
+                )
+                .arg(
+                    Arg::new("shell")
+                        .value_name("SHELL")
+                        .required(true)
+                        .value_parser(clap::builder::PossibleValuesParser::new([
+                            "bash", "zsh", "fish",
+                        ]))
+                        .help("bash, zsh or fish"),
+                ),
         )
 }
 
@@ -110,6 +128,7 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     // The environment is read here, once; everything below works from this value.
     let settings = Settings::from_process();
     crate::log::init(&settings);
+    warn_unusable_vars();
     if program == KUBELET_NAME {
         return crate::kubelet::run(settings, args);
     }
@@ -121,7 +140,7 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     // would parse them the same way (one word, nothing after it).
     let code = match args {
         [action] if let Some(action) = Action::parse(action) => docker_action(settings, action),
-        [flag] if flag == "-v" => version(&mut std::io::stdout().lock()),
+        [flag] if flag == "-v" => version(),
         _ => match command()
             .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
         {
@@ -160,21 +179,44 @@ impl Action {
     }
 }
 
+/// Variables of ours whose values are not UTF-8 count as unset; saying so once beats a
+/// setting that silently does nothing.
+fn warn_unusable_vars() {
+    let names = crate::settings::not_utf8();
+    if !names.is_empty() {
+        crate::log::warning!(
+            "ignoring {}: the value is not UTF-8; set it in UTF-8 or unset it",
+            names.join(", ")
+        );
+    }
+}
+
+/// Said at once when `get` reads from a terminal, where it would otherwise wait silently.
+const TERMINAL_HINT: &str = "reading the registry host from stdin; type it and press Ctrl-D, or pipe it: echo HOST | docker-credential-ecr-login get";
+
 /// One of the Docker protocol's actions.
 fn docker_action(settings: Settings, action: Action) -> i32 {
-    let stdout = &mut std::io::stdout().lock();
+    let mut stdout = crate::process::stdout();
     // Standard input is bounded by the same deadline as the whole call: a client that never
     // closes the pipe gets an answer instead of a hung helper.
     let stdin = &mut crate::input::Stdin::until(settings.deadline);
     let code = match action {
-        Action::Get => docker::get(settings, stdin, stdout),
-        Action::List => docker::list(settings, stdout),
-        Action::Store => docker::store_or_erase(&settings, true, stdin, stdout),
-        Action::Erase => docker::store_or_erase(&settings, false, stdin, stdout),
-        Action::Version => version(stdout),
+        Action::Get => {
+            // SAFETY: isatty has no preconditions. One call: clients always send a pipe.
+            if unsafe { libc::isatty(0) } == 1 {
+                crate::log::print(crate::log::Level::Info, format_args!("{TERMINAL_HINT}"));
+            }
+            docker::get(settings, stdin, &mut stdout)
+        }
+        Action::List => docker::list(settings, &mut stdout),
+        Action::Store => docker::store_or_erase(&settings, true, stdin, &mut stdout),
+        Action::Erase => docker::store_or_erase(&settings, false, stdin, &mut stdout),
+        Action::Version => {
+            let _ = writeln!(stdout, "{NAME} (ecr-login) {LONG_VERSION}");
+            0
+        }
     };
-    let _ = stdout.flush();
-    code
+    crate::process::exit_code(stdout, code)
 }
 
 fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
@@ -186,28 +228,36 @@ fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
         Some(("get-login-password", m)) => crate::login_password::run(settings, m),
         Some(("doctor", m)) => crate::doctor::run(settings, m),
         Some(("man", _)) => {
-            let stdout = &mut std::io::stdout().lock();
-            let code = match crate::man::render(stdout) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "ecr-login: cannot write the man page: {e}"
-                    );
-                    1
-                }
-            };
-            let _ = stdout.flush();
-            code
+            let mut stdout = crate::process::stdout();
+            let _ = crate::man::render(&mut stdout);
+            crate::process::exit_code(stdout, 0)
         }
-        None if matches.get_flag("version") => version(&mut std::io::stdout().lock()),
+        Some(("completions", m)) => completions(m),
+        None if matches.get_flag("version") => version(),
         _ => usage(),
     }
 }
 
-fn version(out: &mut dyn Write) -> i32 {
-    let _ = writeln!(out, "{NAME} (ecr-login) {LONG_VERSION}");
-    0
+fn version() -> i32 {
+    crate::process::print(&format_args!("{NAME} (ecr-login) {LONG_VERSION}\n"))
+}
+
+/// `completions SHELL`: clap_complete writes the script from the same definition as `--help`.
+fn completions(matches: &ArgMatches) -> i32 {
+    use clap_complete::Shell;
+    let shell = match matches.get_one::<String>("shell").map(String::as_str) {
+        Some("bash") => Shell::Bash,
+        Some("zsh") => Shell::Zsh,
+        Some("fish") => Shell::Fish,
+        // clap accepts only the three.
+        _ => return usage(),
+    };
+    // Into memory first: clap_complete panics when its writer fails (a closed stdout).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), NAME, &mut script);
+    let mut stdout = crate::process::stdout();
+    let _ = stdout.write_all(&script);
+    crate::process::exit_code(stdout, 0)
 }
 
 /// Help goes to stdout with exit 0. A mistake in a subcommand's options gets clap's message,
@@ -216,16 +266,19 @@ fn version(out: &mut dyn Write) -> i32 {
 fn clap_error(e: clap::Error, args: &[String]) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = write!(std::io::stdout().lock(), "{e}");
-            0
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => crate::process::print(&e.render()),
         _ if matches!(
             args.first().map(String::as_str),
-            Some("configure" | "doctor" | "get-login-password")
+            Some("configure" | "doctor" | "get-login-password" | "completions" | "help")
         ) =>
         {
-            let _ = write!(std::io::stderr().lock(), "{e}");
+            // clap's own "error: " becomes the prefix every message of this program has.
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            crate::log::print(
+                crate::log::Level::Error,
+                format_args!("{}", text.trim_end()),
+            );
             1
         }
         _ => usage(),

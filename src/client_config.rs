@@ -203,6 +203,34 @@ pub fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
         })
 }
 
+/// What `PATH` finds under the helper's name, compared with the running binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelperOnPath {
+    /// Nothing: the clients cannot run the helper.
+    Missing,
+    /// This binary (or one we cannot compare with, when our own path is unknown).
+    This(PathBuf),
+    /// Another binary, which the clients run instead of this one.
+    Other { found: PathBuf, this: PathBuf },
+}
+
+/// Which `docker-credential-ecr-login` the clients would run: `configure` warns and `doctor`
+/// checks with the same rule.
+pub fn helper_on_path(settings: &Settings) -> HelperOnPath {
+    let Some(found) = find_on_path(settings, &format!("docker-credential-{HELPER}")) else {
+        return HelperOnPath::Missing;
+    };
+    let this = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok());
+    match this {
+        Some(this) if std::fs::canonicalize(&found).ok().as_ref() != Some(&this) => {
+            HelperOnPath::Other { found, this }
+        }
+        _ => HelperOnPath::This(found),
+    }
+}
+
 /// How a client config routes `host`: `Some(helper)` from `credHelpers`, else `credsStore`.
 pub fn route(doc: &Map<String, Value>, host: &str) -> Route {
     if let Some(Value::String(h)) = doc

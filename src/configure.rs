@@ -8,7 +8,8 @@
 //! (dotfile managers link these): the link's target is what gets rewritten.
 
 use crate::client_config::{
-    Client, ConfigureError, HELPER, Location, find_on_path, location, read_json_file,
+    Client, ConfigureError, HELPER, HelperOnPath, Location, helper_on_path, location,
+    read_json_file,
 };
 use crate::config;
 use crate::error::Error;
@@ -80,6 +81,12 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Show the change without writing anything"),
         )
+        .arg(
+            Arg::new("allow-unknown-region")
+                .long("allow-unknown-region")
+                .action(ArgAction::SetTrue)
+                .help("Accept a registry whose region this version does not know (a region newer than it); without it, such a host is taken for a typo"),
+        )
 }
 
 /// What one run asks for.
@@ -113,14 +120,15 @@ impl std::fmt::Display for Change {
 
 /// Runs `configure`; returns the exit code.
 pub fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
-    let stdout = &mut std::io::stdout().lock();
-    match run_inner(settings, matches, stdout) {
+    let mut stdout = crate::process::stdout();
+    let code = match run_inner(settings, matches, &mut stdout) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "ecr-login: configure: {e}");
+            crate::log::print(crate::log::Level::Error, format_args!("{e}"));
             1
         }
-    }
+    };
+    crate::process::exit_code(stdout, code)
 }
 
 fn run_inner(
@@ -141,9 +149,12 @@ fn run_inner(
         ));
     }
     let remove = matches.get_flag("remove");
+    // A typo'd region is a registry that never answers; a region newer than this program is
+    // the user's to vouch for. Taking an entry out is harmless either way.
+    let check_region = !remove && !matches.get_flag("allow-unknown-region");
     let mut hosts = Vec::new();
     for input in &inputs {
-        let host = registry_key(settings, input, remove)?;
+        let host = registry_key(settings, input, remove, check_region)?;
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -179,13 +190,32 @@ fn run_inner(
             write_atomically(&plan.write_path, &plan.bytes, plan.mode, plan.owner)?;
         }
     }
-    if !options.remove && find_on_path(settings, &format!("docker-credential-{HELPER}")).is_none() {
-        let _ = writeln!(
-            out,
-            "warning: docker-credential-{HELPER} is not on PATH; the clients run it by that name, so put it there (e.g. `cargo install` or a link in /usr/local/bin)"
-        );
+    if !options.remove {
+        warn_about_path(settings);
     }
     Ok(())
+}
+
+/// The clients run the helper by its name on `PATH`: nothing there, or another binary there
+/// first, and the entries just written route to nothing or to something else.
+fn warn_about_path(settings: &Settings) {
+    match helper_on_path(settings) {
+        HelperOnPath::This(_) => {}
+        HelperOnPath::Missing => crate::log::print(
+            crate::log::Level::Warn,
+            format_args!(
+                "docker-credential-{HELPER} is not on PATH; the clients run it by that name, so put it there (e.g. `cargo install` or a link in /usr/local/bin)"
+            ),
+        ),
+        HelperOnPath::Other { found, this } => crate::log::print(
+            crate::log::Level::Warn,
+            format_args!(
+                "PATH finds {}, which is not this binary ({}): the clients run that one; put this binary first on PATH, or remove the other one",
+                found.display(),
+                this.display()
+            ),
+        ),
+    }
 }
 
 fn report(out: &mut dyn Write, location: &Location, plan: &Plan, dry_run: bool) {
@@ -218,11 +248,28 @@ fn registry_key(
     settings: &Settings,
     input: &str,
     removing: bool,
+    check_region: bool,
 ) -> Result<String, ConfigureError> {
     match crate::resolve::resolve(settings, input) {
-        Ok((host, _)) => Ok(host.host),
+        Ok((host, _)) => {
+            if let crate::registry::Registry::Private(p) = &host.registry
+                && check_region
+                && let Some(problem) = crate::registry::unknown_region(&p.region)
+            {
+                return Err(ConfigureError::Registry(format!(
+                    "{}: {problem}; if it is a region newer than this program, pass --allow-unknown-region",
+                    host.host
+                )));
+            }
+            Ok(host.host)
+        }
         // Taking an entry out needs no registry config: any host a client could name will do.
         Err(Error::Host(HostError::NotEcr(host))) if removing => Ok(host),
+        // A host that looks meant for ECR gets its wrong part named; any other, the way to
+        // route a custom domain.
+        Err(Error::Host(e @ HostError::NotEcr(_))) if e.diagnosis().is_some() => {
+            Err(ConfigureError::Registry(e.to_string()))
+        }
         Err(Error::Host(HostError::NotEcr(host))) => Err(ConfigureError::Registry(format!(
             "{host} is not an Amazon ECR registry; for a custom domain, add an [[alias]] to the registry config ({})",
             config::path(settings)

@@ -43,7 +43,30 @@ pub const MAX_REQUEST: usize = 512 * 1024;
 /// `AWS_ECR_TIMEOUT` says, we answer (with an error) before that.
 pub const HARD_LIMIT: Duration = Duration::from_secs(50);
 
-const USAGE: &str = "usage: ecr-credential-provider (or docker-credential-ecr-login kubelet): reads a CredentialProviderRequest on stdin";
+/// `--help` of the plugin, and the long help of `docker-credential-ecr-login kubelet`.
+pub const HELP: &str = "\
+usage: ecr-credential-provider [ARGS...]
+       docker-credential-ecr-login kubelet [ARGS...]
+
+The kubelet's image credential provider plugin (credentialprovider.kubelet.k8s.io v1,
+v1beta1, v1alpha1). The kubelet runs it for each image its CredentialProviderConfig
+routes here: it reads one CredentialProviderRequest on stdin and prints one
+CredentialProviderResponse (an ECR token for the image's registry) on stdout. On
+failure stdout stays empty, the exit code is 1, and stderr says why in one line.
+
+Install: link this binary as ecr-credential-provider into the directory of the kubelet's
+--image-credential-provider-bin-dir, and name it in --image-credential-provider-config
+(an example: /usr/share/doc/ecr-login/credential-provider-config.yaml).
+
+Credentials: the standard AWS chain of the kubelet's environment (the config's env
+block), or the pod's own role when its service account is annotated with
+eks.amazonaws.com/ecr-role-arn and the config has tokenAttributes. Hosts that are not
+ECR (mirrors, pull-through caches) get the token of AWS_REGION (or the AWS config's
+region). Set AWS_ECR_CACHE_DIR: the kubelet usually runs without HOME.
+
+ARGS from the config's args are accepted and ignored.
+  -h, --help       this help
+  -V, --version    the version and commit";
 
 /// Why the kubelet gets no credentials. Each variant renders as the one line on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -115,16 +138,14 @@ struct AuthConfig<'a> {
 pub fn run(settings: Settings, args: &[String]) -> i32 {
     match args {
         [a] if matches!(a.as_str(), "--version" | "-V" | "-v" | "version") => {
-            println!(
-                "{} (ecr-login) {}",
+            return crate::process::print(&format_args!(
+                "{} (ecr-login) {}\n",
                 crate::cli::KUBELET_NAME,
-                crate::cli::VERSION
-            );
-            return 0;
+                crate::cli::LONG_VERSION
+            ));
         }
         [a] if matches!(a.as_str(), "--help" | "-h" | "help") => {
-            println!("{USAGE}");
-            return 0;
+            return crate::process::print(&format_args!("{HELP}\n"));
         }
         // A CredentialProviderConfig may pass `args`; the reference plugin accepts them too.
         // Everything this plugin needs comes from the request and the config's `env`.
@@ -143,8 +164,9 @@ pub fn run(settings: Settings, args: &[String]) -> i32 {
     let stdin = &mut crate::input::Stdin::until(settings.deadline);
     let code = match answer(&settings, stdin) {
         Ok(json) => {
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{json}").and_then(|_| out.flush()) {
+            let mut out = crate::process::stdout();
+            let _ = writeln!(out, "{json}");
+            match out.finish() {
                 Ok(()) => 0,
                 Err(e) => fail(&settings, &KubeletError::Write(e.to_string())),
             }

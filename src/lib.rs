@@ -26,6 +26,7 @@ pub(crate) mod login_password;
 pub(crate) mod man;
 pub(crate) mod pod_role;
 pub(crate) mod policy;
+pub mod process;
 pub(crate) mod redact;
 pub(crate) mod refresh;
 pub mod registry;

@@ -100,11 +100,42 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
             return;
         }
     }
+    print(level, args);
+}
+
+/// Writes one message to stderr, whatever the level setting, in the one form every message
+/// of the program has: `ecr-login: <level>: <message>`. The level is coloured only when
+/// stderr is a terminal and `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn print(level: Level, args: fmt::Arguments<'_>) {
+    let colour = colour(level, std::env::var_os("NO_COLOR").as_deref(), || {
+        // SAFETY: isatty has no preconditions.
+        unsafe { libc::isatty(2) == 1 }
+    });
+    let (on, off) = match colour {
+        Some(code) => (code, "\x1b[0m"),
+        None => ("", ""),
+    };
     let _ = writeln!(
         std::io::stderr().lock(),
-        "ecr-login: {}: {args}",
+        "ecr-login: {on}{}{off}: {args}",
         level.name()
     );
+}
+
+/// The escape sequence that colours `level`, if colour is wanted. Only messages on stderr
+/// ask, so the terminal check runs on error paths only.
+fn colour(
+    level: Level,
+    no_color: Option<&std::ffi::OsStr>,
+    stderr_is_terminal: impl FnOnce() -> bool,
+) -> Option<&'static str> {
+    let code = match level {
+        Level::Error => "\x1b[1;31m",
+        Level::Warn => "\x1b[1;33m",
+        _ => return None,
+    };
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
+    (!no_color && stderr_is_terminal()).then_some(code)
 }
 
 /// The log file, opened once; `None` (after one warning on stderr) when it cannot be used.
@@ -114,10 +145,9 @@ fn log_file() -> Option<&'static std::fs::File> {
         let path = settings().file.as_ref()?;
         open_log(path)
             .map_err(|why| {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "ecr-login: warning: not logging to {}: {why}",
-                    path.display()
+                print(
+                    Level::Warn,
+                    format_args!("not logging to {}: {why}", path.display()),
                 );
             })
             .ok()
@@ -206,6 +236,16 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_414), (2025, 11, 22));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn colour_only_for_problems_on_a_terminal() {
+        use std::ffi::OsStr;
+        assert!(colour(Level::Error, None, || true).is_some());
+        assert!(colour(Level::Warn, Some(OsStr::new("")), || true).is_some());
+        assert_eq!(colour(Level::Error, Some(OsStr::new("1")), || true), None);
+        assert_eq!(colour(Level::Error, None, || false), None);
+        assert_eq!(colour(Level::Debug, None, || true), None);
     }
 
     #[test]

@@ -45,14 +45,12 @@ pub fn command() -> Command {
 pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     match password(settings, matches) {
         Ok(password) => {
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{password}").and_then(|_| out.flush()) {
-                Ok(()) => 0,
-                Err(_) => 1,
-            }
+            let mut out = crate::process::stdout();
+            let _ = writeln!(out, "{password}");
+            crate::process::exit_code(out, 0)
         }
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "ecr-login: get-login-password: {e}");
+            crate::log::print(crate::log::Level::Error, format_args!("{e}"));
             1
         }
     }
@@ -63,6 +61,13 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
         .get_one::<String>("region")
         .map(|r| r.trim().to_string());
     let (host, source) = if matches.get_flag("public") {
+        // ECR Public issues tokens in one region: another would be silently ignored.
+        if let Some(r) = region.as_ref().filter(|r| *r != registry::PUBLIC_REGION) {
+            return Err(Error::Config(format!(
+                "--region {r} does not apply to --public: ECR Public's tokens come from {} only; leave out --region",
+                registry::PUBLIC_REGION
+            )));
+        }
         crate::resolve::resolve(&settings, registry::PUBLIC_HOST)?
     } else if let Some(input) = matches.get_one::<String>("registry") {
         let (host, source) = crate::resolve::resolve(&settings, input)?;
@@ -89,10 +94,22 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
         (host, crate::credentials::CredentialSource::default_chain())
     };
     let cx = Context::load(settings)?;
-    let token = token::token_for(&cx, &host, &source)?;
+    let token = token::token_for(&cx, &host, &source).map_err(|e| with_region_hint(e, &host))?;
     if token.refresh_due {
         // The same scope and identity as a `get` of the host (which is how the refresh runs).
         crate::refresh::start("get", host.host.as_bytes());
     }
     Ok(token.password.expose().to_string())
+}
+
+/// A failure in a region this version does not know is most often a typo (a new region is
+/// accepted, so the call was made): the error then says which region was meant.
+fn with_region_hint(e: Error, host: &EcrHost) -> Error {
+    match &host.registry {
+        registry::Registry::Private(p) => match registry::unknown_region(&p.region) {
+            Some(problem) => Error::Config(format!("{e} ({problem})")),
+            None => e,
+        },
+        registry::Registry::Public { .. } => e,
+    }
 }

@@ -62,12 +62,27 @@ pub struct EcrHost {
 /// Why a server URL got no token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
-    /// A well-formed host that is simply not ECR: the normal case for a `credsStore`.
-    #[error("{0} is not an Amazon ECR registry")]
+    /// A well-formed host that is simply not ECR: the normal case for a `credsStore`. Shown,
+    /// it names the part that is wrong when the host looks meant for ECR ([`diagnose`]).
+    #[error("{0} is not an Amazon ECR registry{why}", why = diagnosis_suffix(.0))]
     NotEcr(String),
     /// Input that is not a server URL at all.
     #[error("{0}")]
     Malformed(String),
+}
+
+impl HostError {
+    /// Which part of a host that looks meant for ECR is wrong (see [`diagnose`]).
+    pub fn diagnosis(&self) -> Option<String> {
+        match self {
+            HostError::NotEcr(host) => diagnose(host),
+            HostError::Malformed(_) => None,
+        }
+    }
+}
+
+fn diagnosis_suffix(host: &str) -> String {
+    diagnose(host).map(|d| format!(": {d}")).unwrap_or_default()
 }
 
 impl EcrHost {
@@ -375,9 +390,284 @@ pub fn is_region(region: &str) -> bool {
         && last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The regions of every partition when this was written (the partition data of aws-sdk-ecr
+/// 1.138). A host in any other region of the right shape is still accepted ([`is_region`]),
+/// so that a new region works without an upgrade: this list only feeds diagnoses, on error
+/// paths and in `configure`, which asks the user to vouch for a region it does not know.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-isoe-west-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eusc-de-east-1",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "us-isob-west-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// The service labels of a registry host: `<account>.dkr.ecr[-fips].<region>` or
+/// `<account>.dkr-ecr[-fips].<region>`.
+const SERVICE_NAMES: &[&str] = &["dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"];
+
+pub fn is_known_region(region: &str) -> bool {
+    KNOWN_REGIONS.contains(&region)
+}
+
+/// `region us-weest-2 is not an AWS region; did you mean us-west-2?` for a region missing from
+/// [`KNOWN_REGIONS`]; `None` for a known one.
+pub fn unknown_region(region: &str) -> Option<String> {
+    if is_known_region(region) {
+        return None;
+    }
+    let mut why = format!("region {region} is not an AWS region");
+    if let Some(near) = nearest(region, KNOWN_REGIONS.iter().copied(), 3) {
+        why.push_str(&format!("; did you mean {near}?"));
+    }
+    Some(why)
+}
+
+/// Which part of a host that looks meant for an ECR registry (it has a `dkr` label) keeps it
+/// from being one: the account id, the service labels, the region, the DNS suffix, or a region
+/// under another partition's suffix. `None` for hosts that do not look meant for ECR (a
+/// `credsStore` sees many) or that have nothing wrong. Runs on error paths only.
+pub fn diagnose(host: &str) -> Option<String> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let dkr = labels.iter().position(|l| l.starts_with("dkr"))?;
+    let mut problems = Vec::new();
+
+    let account = labels[..dkr].join(".");
+    if account.is_empty() {
+        problems.push("there is no account id before dkr".to_string());
+    } else if account.bytes().all(|b| b.is_ascii_digit()) {
+        if account.len() != 12 {
+            problems.push(format!("account id has {} digits, not 12", account.len()));
+        }
+    } else {
+        problems.push(format!("account id {account} is not 12 digits"));
+    }
+
+    let (service, region_at) = if labels[dkr] == "dkr" {
+        let next = labels.get(dkr + 1).copied().unwrap_or_default();
+        (format!("dkr.{next}"), dkr + 2)
+    } else {
+        (labels[dkr].to_string(), dkr + 1)
+    };
+    if !SERVICE_NAMES.contains(&service.as_str()) {
+        let mut why = format!("{service} is not ECR's service name");
+        if let Some(near) = nearest(&service, SERVICE_NAMES.iter().copied(), 2) {
+            why.push_str(&format!("; did you mean {near}?"));
+        }
+        problems.push(why);
+    }
+
+    let Some(region) = labels.get(region_at).copied() else {
+        problems.push("there is no region after the service name".to_string());
+        return Some(problems.join("; "));
+    };
+    let suffix = labels.get(region_at + 1..).unwrap_or_default().join(".");
+    let known_suffix = SUFFIXES.iter().find(|(s, _)| *s == suffix);
+    if known_suffix.is_none() {
+        problems.push(suffix_problem(&suffix));
+    }
+    if !is_region(region) || !is_known_region(region) {
+        problems.extend(unknown_region(region));
+    }
+    if let Some((_, partitions)) = known_suffix
+        && is_region(region)
+        && !partitions.contains(&partition_of(region))
+    {
+        problems.push(format!(
+            "{region} belongs to the {} partition ({})",
+            partition_of(region),
+            partition_dns_suffix(region)
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// `.con is not an AWS DNS suffix; did you mean .com?`: only the differing last label when
+/// that is all that differs from the nearest suffix, else the whole suffix.
+fn suffix_problem(suffix: &str) -> String {
+    if suffix.is_empty() {
+        return "there is no DNS suffix after the region".to_string();
+    }
+    let Some(near) = nearest(suffix, SUFFIXES.iter().map(|(s, _)| *s), 3) else {
+        return format!("{suffix} is not an AWS DNS suffix");
+    };
+    match (suffix.rsplit_once('.'), near.rsplit_once('.')) {
+        (Some((head, last)), Some((near_head, near_last))) if head == near_head => {
+            format!(".{last} is not an AWS DNS suffix; did you mean .{near_last}?")
+        }
+        _ => format!("{suffix} is not an AWS DNS suffix; did you mean {near}?"),
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if within `max` edits (ties: the first).
+fn nearest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    max: usize,
+) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`, by bytes: the
+/// optimal string alignment distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            d[i * width + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (d[(i - 1) * width + j] + 1)
+                    .min(d[i * width + j - 1] + 1)
+                    .min(d[(i - 1) * width + j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[(i - 2) * width + j - 2] + 1);
+                }
+                best
+            };
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_are_named_part_by_part() {
+        let why = |host: &str| match parse_server_url(host) {
+            Err(e @ HostError::NotEcr(_)) => e.to_string(),
+            other => panic!("{host}: {other:?}"),
+        };
+        for (host, message) in [
+            (
+                "12345678901.dkr.ecr.us-west-2.amazonaws.com",
+                "account id has 11 digits, not 12",
+            ),
+            (
+                "x23456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "account id x23456789012 is not 12 digits",
+            ),
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaws.con",
+                ".con is not an AWS DNS suffix; did you mean .com?",
+            ),
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaw.com",
+                "amazonaw.com is not an AWS DNS suffix; did you mean amazonaws.com?",
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com",
+                "cn-north-1 belongs to the aws-cn partition (amazonaws.com.cn)",
+            ),
+            (
+                "123456789012.dkr.ecr.us-west2.amazonaws.com",
+                "region us-west2 is not an AWS region; did you mean us-west-2?",
+            ),
+            (
+                "123456789012.dkr.ecrr.us-west-2.amazonaws.com",
+                "dkr.ecrr is not ECR's service name; did you mean dkr.ecr?",
+            ),
+            (
+                "12345678901.dkr.ecr.us-weest-2.amazonaws.com",
+                "account id has 11 digits, not 12; region us-weest-2 is not an AWS region; did you mean us-west-2?",
+            ),
+        ] {
+            assert_eq!(
+                why(host),
+                format!("{host} is not an Amazon ECR registry: {message}")
+            );
+        }
+        // Hosts that are not meant for ECR get the plain answer.
+        for host in ["docker.io", "ghcr.io", "public.ecr.aws.example.com"] {
+            assert_eq!(why(host), format!("{host} is not an Amazon ECR registry"));
+        }
+    }
+
+    #[test]
+    fn unknown_regions_are_still_registries_but_are_named() {
+        // Accepted for `get`: a region newer than this program must work.
+        let host = parse_server_url("123456789012.dkr.ecr.us-weest-2.amazonaws.com").unwrap();
+        assert_eq!(host.token_scope().region, "us-weest-2");
+        assert_eq!(
+            unknown_region("us-weest-2").as_deref(),
+            Some("region us-weest-2 is not an AWS region; did you mean us-west-2?")
+        );
+        assert_eq!(
+            unknown_region("xy-future-9").as_deref(),
+            Some("region xy-future-9 is not an AWS region")
+        );
+        for region in KNOWN_REGIONS {
+            assert!(is_region(region), "{region}");
+            assert_eq!(unknown_region(region), None);
+            assert!(
+                parse_server_url(&format!(
+                    "123456789012.dkr.ecr.{region}.{}",
+                    partition_dns_suffix(region)
+                ))
+                .is_ok(),
+                "{region}"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("us-west-2", "us-west-2"), 0);
+        assert_eq!(edit_distance("us-weest-2", "us-west-2"), 1);
+        assert_eq!(edit_distance("us-wset-2", "us-west-2"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("con", "com"), 1);
+    }
 
     fn private(input: &str) -> PrivateRegistry {
         match parse_server_url(input) {

@@ -251,6 +251,8 @@ fn process_vars() -> Vec<(&'static str, Cow<'static, str>)> {
         static environ: *const *const libc::c_char;
     }
     let mut vars = Vec::with_capacity(16);
+    // Names whose (first) value is not UTF-8: unset for us, and said so by `not_utf8`.
+    let mut not_utf8: Vec<&'static str> = Vec::new();
     // SAFETY: `environ` is the process's NULL-terminated array of NUL-terminated strings; it
     // is read before any thread that could change it exists, and nothing here changes it.
     unsafe {
@@ -266,17 +268,32 @@ fn process_vars() -> Vec<(&'static str, Cow<'static, str>)> {
                 continue;
             };
             // The first of duplicate entries wins, as for getenv.
-            if vars.iter().any(|(n, _)| n == known) {
+            if vars.iter().any(|(n, _)| n == known) || not_utf8.contains(known) {
                 continue;
             }
-            if let Ok(value) = std::str::from_utf8(value) {
-                // SAFETY: the environment outlives every use (see above).
-                let value: &'static str = &*(value as *const str);
-                vars.push((*known, Cow::Borrowed(value)));
+            match std::str::from_utf8(value) {
+                Ok(value) => {
+                    // SAFETY: the environment outlives every use (see above).
+                    let value: &'static str = &*(value as *const str);
+                    vars.push((*known, Cow::Borrowed(value)));
+                }
+                Err(_) => not_utf8.push(known),
             }
         }
     }
+    if !not_utf8.is_empty() {
+        let _ = NOT_UTF8.set(not_utf8);
+    }
     vars
+}
+
+/// The names [`process_vars`] found set to values that are not UTF-8.
+static NOT_UTF8: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
+/// Our variables whose values in the process's environment are not UTF-8, and so count as
+/// unset: the front end names them once, rather than ignore a setting silently.
+pub fn not_utf8() -> &'static [&'static str] {
+    NOT_UTF8.get().map_or(&[], Vec::as_slice)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 # `sha256` to `shasum -a 256` of that tarball. The tarball is made by `git archive`, which writes
 # the commit into packaging/commit, so `--version` names it without .git.
 class EcrLogin < Formula
-  desc "Amazon ECR credential helper for Docker and podman, with a token cache"
+  desc "Amazon ECR credential helper for Docker, podman, Helm and the kubelet"
   homepage "https://github.com/OWNER/ecr-login"
   url "https://github.com/OWNER/ecr-login/archive/refs/tags/v0.1.0.tar.gz"
   sha256 "0000000000000000000000000000000000000000000000000000000000000000"

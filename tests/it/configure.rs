@@ -269,3 +269,71 @@ fn root_editing_a_users_file_keeps_its_owner() {
     assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
     assert_eq!(json(&path)["credHelpers"][A], "ecr-login");
 }
+
+/// A host with a typo is refused, with the part that is wrong named, and nothing is written.
+#[test]
+fn typos_in_a_host_are_named_part_by_part() {
+    let env = TestEnv::new();
+    for (host, message) in [
+        (
+            "123456789012.dkr.ecr.us-weest-2.amazonaws.com",
+            "region us-weest-2 is not an AWS region; did you mean us-west-2?",
+        ),
+        (
+            "12345678901.dkr.ecr.us-west-2.amazonaws.com",
+            "account id has 11 digits",
+        ),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.con",
+            ".con is not an AWS DNS suffix; did you mean .com?",
+        ),
+        (
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com",
+            "cn-north-1 belongs to the aws-cn partition (amazonaws.com.cn)",
+        ),
+    ] {
+        let out = configure(&env, &["--registry", host]);
+        assert_eq!(out.status.code(), Some(1), "{host}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains(message), "{host}: {err:?}");
+        assert_eq!(err.lines().count(), 1, "{host}: {err:?}");
+    }
+    assert!(!docker_config(&env).exists());
+
+    // A region newer than this program is the user's to vouch for.
+    let future = "123456789012.dkr.ecr.us-weest-2.amazonaws.com";
+    ok(&configure(
+        &env,
+        &["--registry", future, "--allow-unknown-region"],
+    ));
+    assert_eq!(
+        json(&docker_config(&env))["credHelpers"][future],
+        "ecr-login"
+    );
+    // Taking a mistyped entry out needs no such word.
+    ok(&configure(&env, &["--remove", "--registry", future]));
+}
+
+/// `configure` says when `PATH` finds another docker-credential-ecr-login first: the clients
+/// would run that one, whatever this one wrote.
+#[test]
+fn another_helper_first_on_path_is_named() {
+    let mut env = TestEnv::new();
+    let other = env.write_file(
+        "other-bin/docker-credential-ecr-login",
+        "#!/bin/sh\nexit 1\n",
+    );
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", other.parent().unwrap().display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    let out = configure(&env, &["--registry", A]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("ecr-login: warning: ")
+            && err.contains(&other.display().to_string())
+            && err.contains("not this binary"),
+        "{err:?}"
+    );
+    assert!(!stdout(&out).contains("warning"), "{}", stdout(&out));
+}

@@ -202,3 +202,12 @@ fn a_ca_bundle_is_trusted() {
         stderr(&with_profile)
     );
 }
+
+/// A region newer than this program works for `get` without an upgrade, as with the Go helper:
+/// only `configure` asks the user to vouch for a region it does not know.
+#[test]
+fn a_region_newer_than_the_program_still_gets_a_token() {
+    let env = TestEnv::new();
+    env.get_ok("123456789012.dkr.ecr.xy-future-9.amazonaws.com");
+    assert_eq!(env.aws.calls()[0].region, "xy-future-9");
+}

@@ -378,3 +378,257 @@ fn store_refuses_odd_server_urls_without_echoing_secrets() {
     }
     assert_eq!(env.aws.total(), 0);
 }
+
+/// Runs `cmd` with its stdout a pipe whose reading end is already closed (a consumer that went
+/// away: `| head -c0`), bounded by a minute.
+fn run_into_a_broken_pipe(mut cmd: std::process::Command, stdin: &[u8]) -> Output {
+    use std::io::{Read, Write};
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    drop(cmd);
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().unwrap(),
+    }
+}
+
+/// Every front end, with stdout closed (`>&-`) or a pipe nobody reads: exit code 1, never a
+/// success that printed nothing, never a panic or an abort.
+#[test]
+fn a_closed_stdout_is_exit_1_never_an_abort() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let provider = dir.path().join("ecr-credential-provider");
+    std::os::unix::fs::symlink(bin(), &provider).unwrap();
+    let request = kubelet_request(&format!("{PRIVATE}/app"));
+    let cases: Vec<(Vec<&str>, &[u8])> = vec![
+        (vec!["get"], PRIVATE.as_bytes()),
+        // The same again: a cache hit.
+        (vec!["get"], PRIVATE.as_bytes()),
+        (vec!["list"], b""),
+        (vec!["version"], b""),
+        (vec!["-v"], b""),
+        (vec!["--version"], b""),
+        (vec!["--help"], b""),
+        (vec!["help"], b""),
+        (vec!["help", "configure"], b""),
+        (vec!["get-login-password", "--region", "us-west-2"], b""),
+        (vec!["man"], b""),
+        (vec!["completions", "bash"], b""),
+        (vec!["configure", "--registry", PRIVATE, "--dry-run"], b""),
+        (vec!["kubelet"], request.as_bytes()),
+        (vec!["kubelet", "--version"], b""),
+        (vec!["kubelet", "--help"], b""),
+    ];
+    for (args, input) in &cases {
+        for (how, program) in [
+            ("", bin()),
+            ("as ecr-credential-provider ", provider.clone()),
+        ] {
+            if !how.is_empty() && args[0] != "kubelet" {
+                continue;
+            }
+            let args: Vec<&str> = if how.is_empty() {
+                args.clone()
+            } else {
+                args[1..].to_vec()
+            };
+            let name = format!("{how}{}", args.join(" "));
+
+            let mut closed = std::process::Command::new("sh");
+            closed
+                .arg("-c")
+                .arg("exec \"$0\" \"$@\" >&-")
+                .arg(&program)
+                .args(&args)
+                .env_clear()
+                .envs(&env.vars);
+            let out = run_bounded(closed, input, Duration::from_secs(60));
+            no_panic(&format!("{name} >&-"), &out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{name} >&-: stderr {}",
+                stderr(&out)
+            );
+
+            let mut piped = std::process::Command::new(&program);
+            piped.args(&args).env_clear().envs(&env.vars);
+            let out = run_into_a_broken_pipe(piped, input);
+            no_panic(&format!("{name} | (closed)"), &out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{name} | (closed): stderr {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// Our variables with values that are not UTF-8 cannot be used; each is named on stderr
+/// rather than silently ignored.
+#[test]
+fn variables_that_are_not_utf8_are_named() {
+    let env = TestEnv::new();
+    let mut cmd = env.command(&["get"]);
+    cmd.env(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        OsString::from_vec(b"/tmp/credentials-\xff".to_vec()),
+    );
+    cmd.env(
+        "AWS_ECR_CACHE_DIR",
+        OsString::from_vec(b"/tmp/ecr-\xfe".to_vec()),
+    );
+    let out = run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    for name in ["AWS_SHARED_CREDENTIALS_FILE", "AWS_ECR_CACHE_DIR"] {
+        assert!(
+            err.lines().any(|l| l.starts_with("ecr-login: warning: ")
+                && l.contains(name)
+                && l.contains("UTF-8")),
+            "{name} is not named: {err:?}"
+        );
+    }
+    assert_eq!(err.lines().count(), 1, "warned more than once: {err:?}");
+}
+
+/// `get` typed at a terminal says at once what it waits for, instead of 30 silent seconds.
+#[test]
+fn get_at_a_terminal_says_what_it_reads() {
+    use std::io::BufRead;
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors, which are owned by the Files below.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_TIMEOUT", "40");
+    let mut cmd = env.command(&["get"]);
+    cmd.stdin(slave)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20));
+    let still_waiting = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(master);
+    let line = line.expect("no hint on stderr while get waited for the terminal");
+    assert!(still_waiting, "get ended before the hint: {line}");
+    assert!(
+        line.starts_with("ecr-login: ")
+            && line.contains("Ctrl-D")
+            && line.contains("echo HOST | docker-credential-ecr-login get"),
+        "{line}"
+    );
+}
+
+#[test]
+fn flags_that_cannot_apply_are_refused() {
+    let env = TestEnv::new();
+    let out = env.run(
+        &["get-login-password", "--public", "--region", "eu-west-1"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("ecr-login: error: ")
+            && err.contains("--region")
+            && err.contains("us-east-1"),
+        "{err:?}"
+    );
+    assert_eq!(env.aws.total(), 0);
+    // The one region ECR Public has is not a contradiction.
+    let out = env.run(
+        &["get-login-password", "--public", "--region", "us-east-1"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Every message on stderr carries one prefix: `ecr-login: <level>: `.
+#[test]
+fn every_message_has_one_prefix() {
+    let env = TestEnv::new();
+    for args in [
+        &["configure"][..],
+        &["configure", "--registry", "docker.io"],
+        &["configure", "--bogus"],
+        &["get-login-password", "--registry", "docker.io"],
+        &["get-login-password", "--bogus"],
+    ] {
+        let out = env.run(args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("ecr-login: error: "), "{args:?}: {err:?}");
+    }
+}
+
+/// A mistyped region is still tried (a new region must work without an upgrade), and when the
+/// call fails the error names the region meant.
+#[test]
+fn get_login_password_names_the_region_meant() {
+    let env = TestEnv::new();
+    env.aws.always(Reply::AccessDenied);
+    let out = env.run(&["get-login-password", "--region", "us-weest-2"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("region us-weest-2 is not an AWS region; did you mean us-west-2?"),
+        "{err:?}"
+    );
+}

@@ -91,8 +91,8 @@ fn help_for_the_binary_and_each_subcommand() {
         assert!(stdout(&out).contains(needle), "{args:?}: {}", stdout(&out));
         assert!(out.stderr.is_empty());
     }
-    // The man subcommand is for packaging, not for the help text.
-    assert!(!stdout(&env.run(&["--help"], b"")).contains("man "));
+    // The man subcommand is listed too: the README points to it (issue 19).
+    assert!(stdout(&env.run(&["--help"], b"")).contains("man "));
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod identity_oracle;
 mod kubelet;
 mod load;
 mod logging;
+mod login;
 mod refresh;
 mod security;
 mod trust;

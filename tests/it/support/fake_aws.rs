@@ -250,6 +250,14 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
+    if let Some(reply) = signin_endpoint(&request_line, &header, &body, shared) {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+        let _ = stream.write_all(response.as_bytes());
+        return;
+    }
     if let Some(reply) = credential_endpoint(&request_line, &header, shared) {
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\nConnection: close\r\n\r\n{reply}",
@@ -591,4 +599,51 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// AWS Sign-In's token endpoint (`POST /v1/token`, what refreshes an `aws login` session):
+/// `Some(body)` when the request was for it. Counted as a call to `signin`, whose `form` holds
+/// the request's `grantType`, `clientId` and `refreshToken`, and `dpop` (whether the request
+/// carried a DPoP proof). Each answer's keys are `ASIASIGNIN<n>`, its refresh token
+/// `refreshed-<n>`, valid for 15 minutes.
+fn signin_endpoint(
+    request_line: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: &str,
+    shared: &Shared,
+) -> Option<String> {
+    let mut parts = request_line.split(' ');
+    let (method, path) = (parts.next()?, parts.next()?);
+    if method != "POST" || path != "/v1/token" {
+        return None;
+    }
+    let request: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let field = |k: &str| request[k].as_str().unwrap_or_default().to_string();
+    let mut form = vec![
+        ("grantType".to_string(), field("grantType")),
+        ("clientId".to_string(), field("clientId")),
+        ("refreshToken".to_string(), field("refreshToken")),
+    ];
+    form.push((
+        "dpop".to_string(),
+        if header("dpop").is_some() {
+            "present"
+        } else {
+            "absent"
+        }
+        .to_string(),
+    ));
+    let n = shared.counter.fetch_add(1, Ordering::SeqCst);
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.calls.push(Call {
+        service: "signin".to_string(),
+        region: "-".to_string(),
+        access_key: "-".to_string(),
+        form,
+        session_token: None,
+    });
+    shared.changed.notify_all();
+    Some(format!(
+        r#"{{"accessToken":{{"accessKeyId":"ASIASIGNIN{n}","secretAccessKey":"signin-secret-{n}","sessionToken":"signin-session-{n}"}},"tokenType":"aws_sigv4","expiresIn":900,"refreshToken":"refreshed-{n}"}}"#
+    ))
 }
