@@ -114,6 +114,12 @@ impl Check {
         self.details.insert(key, value.into());
         self
     }
+
+    /// Appends how long the call took.
+    fn with_time(mut self, started: Instant) -> Check {
+        self.message = format!("{} ({} ms)", self.message, started.elapsed().as_millis());
+        self
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -151,7 +157,6 @@ pub fn command() -> Command {
         )
 }
 
-/// Runs `doctor`; returns the exit code.
 /// Runs `doctor`; returns the exit code: 0 when no check failed.
 pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     let host = matches.get_one::<String>("host").cloned();
@@ -330,6 +335,7 @@ fn describe_mapping(check: &mut Check, r: &Resolved, has_config: bool) {
 async fn checks_in_order(plan: &Plan, r: &mut Reporter<'_>) {
     let cx = &plan.cx;
     let source = crate::source::describe(cx, &plan.source);
+    // Loading the configuration reads no network; were it to hang, the credentials are blamed.
     let (_, allowed) = step_limit(cx.settings.deadline, 1.0);
     r.start(credentials_timed_out(plan, &source, allowed));
     let sdk = fetch::load_config(cx, &plan.scope, &plan.source, cx.settings.deadline).await;
@@ -339,7 +345,7 @@ async fn checks_in_order(plan: &Plan, r: &mut Reporter<'_>) {
     r.emit(plan.registry_config.clone());
     local_checks(plan, r);
     let credentials = credentials_step(plan, &sdk, &source, r).await;
-    let resolved_ok = credentials.is_some();
+    let credentials_ok = credentials.is_some();
     let caller = caller_identity_step(plan, &sdk, credentials, &source, r).await;
     if let Some(resolved) = &plan.resolved {
         let endpoint = fetch::endpoint_for(&cx.settings, &plan.scope, &sdk);
@@ -349,7 +355,7 @@ async fn checks_in_order(plan: &Plan, r: &mut Reporter<'_>) {
             caller: caller.as_deref(),
             source: &source,
         };
-        token_step(plan, &step, resolved_ok, r).await;
+        token_step(plan, &step, credentials_ok, r).await;
     }
     r.release(false);
 }
@@ -856,14 +862,6 @@ async fn get_caller_identity(
     )
 }
 
-impl Check {
-    /// Appends how long the call took.
-    fn with_time(mut self, started: Instant) -> Check {
-        self.message = format!("{} ({} ms)", self.message, started.elapsed().as_millis());
-        self
-    }
-}
-
 /// Where `GetCallerIdentity` goes, for messages: the override, else the regional endpoint.
 fn sts_endpoint(settings: &Settings, sdk: &aws_config::SdkConfig) -> String {
     let configured = !settings.is_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
@@ -1330,5 +1328,55 @@ fn path_check(settings: &Settings) -> Check {
             format!("{name} is not on PATH, and the clients run it by that name"),
         )
         .fix("install it into a directory on PATH (`cargo install`, or a link in /usr/local/bin)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(kind: Kind, profile_kind: Option<ProfileKind>) -> Source {
+        Source {
+            kind,
+            profile_kind,
+            profile: Some("dev".into()),
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn renew_hints_follow_the_source() {
+        let hint = |kind, pk| renew_hint(&source(kind, pk));
+        assert_eq!(
+            hint(Kind::Profile, Some(ProfileKind::Sso)),
+            "run `aws sso login --profile dev`"
+        );
+        assert_eq!(
+            hint(Kind::Profile, Some(ProfileKind::Login)),
+            "run `aws login --profile dev`"
+        );
+        assert!(
+            hint(Kind::Profile, Some(ProfileKind::CredentialProcess))
+                .contains("credential_process of profile dev")
+        );
+        assert!(hint(Kind::Environment, None).contains("AWS_SESSION_TOKEN"));
+        assert!(hint(Kind::Container, None).contains("clock"));
+    }
+
+    #[test]
+    fn spans_in_the_largest_unit() {
+        assert_eq!(ago(30.0), "30 seconds");
+        assert_eq!(ago(600.0), "10 minutes");
+        assert_eq!(ago(5.0 * 3600.0), "5 hours");
+        assert_eq!(ago(218_712_502.0), "2531 days");
+    }
+
+    #[test]
+    fn step_shares_stay_short_of_the_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let (until, allowed) = step_limit(deadline, 0.5);
+        assert!(until < deadline && allowed <= Duration::from_millis(1450));
+        let (_, none) = step_limit(Instant::now(), 1.0);
+        assert_eq!(none, Duration::ZERO);
     }
 }
