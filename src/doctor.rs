@@ -219,7 +219,7 @@ fn result_line(report: &Report) -> &'static str {
         (false, false) if passed(CheckId::Credentials) => {
             "result: credentials resolve, but checks above failed; see their fixes"
         }
-        (false, false) => "result: credentials do not resolve; see the failed checks above",
+        (false, false) => "result: no usable credentials; see the failed checks above",
     }
 }
 
