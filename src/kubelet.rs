@@ -99,6 +99,11 @@ pub enum KubeletError {
     NoServiceAccountToken(String),
     #[error("the service account token is not a JWT with iss and sub claims: {0}")]
     ServiceAccountToken(&'static str),
+    #[error("the service account token's claim {claim} {problem}")]
+    Claim {
+        claim: &'static str,
+        problem: String,
+    },
     #[error("{registry}: {source}")]
     Token { registry: String, source: Error },
     #[error("timed out after {0:?} (the kubelet's limit is a minute)")]

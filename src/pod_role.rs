@@ -5,12 +5,15 @@ use crate::credentials::PodRole;
 use crate::kubelet::{KubeletError, ProviderRequest};
 use crate::settings::Settings;
 use base64::Engine;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// The service account annotation naming the role a pod pulls its images with.
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 /// The role for pods whose service account has no annotation (only with a token).
 pub const ROLE_ENV: &str = "AWS_ECR_ROLE_ARN";
+/// IRSA's annotation: the role the pod's own AWS SDKs assume. Not read for pulls (the
+/// reference plugin does not either): a pod's image role is a separate grant.
+pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 
 /// The pod's own role, when it has one and a token to assume it with.
 ///
@@ -35,6 +38,9 @@ pub fn pod_role(
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty())
     };
+    if annotated.is_none() {
+        explain_irsa_only(request, from_env().as_deref());
+    }
     let token = match (&annotated, &request.service_account_token) {
         (_, Some(token)) => token,
         // The pod asked for a role that cannot be assumed: its images must not silently come
@@ -64,17 +70,35 @@ pub fn pod_role(
     }))
 }
 
+/// A service account with IRSA's annotation but not ours pulls with other credentials than
+/// its annotation suggests; users of the reference plugin trip on this, so the log says which
+/// annotation is read and what is used instead (one line).
+fn explain_irsa_only(request: &ProviderRequest, env_role: Option<&str>) {
+    let Some(irsa) = request
+        .service_account_annotations
+        .get(IRSA_ANNOTATION)
+        .filter(|r| !r.trim().is_empty())
+    else {
+        return;
+    };
+    let instead = match (env_role, &request.service_account_token) {
+        (Some(role), Some(_)) => format!("pulling with {ROLE_ENV}'s role {role}"),
+        _ => "pulling with the node's credentials".to_string(),
+    };
+    crate::log::warning!(
+        "the service account has {IRSA_ANNOTATION} ({irsa}) but not {ROLE_ANNOTATION}, the annotation this plugin reads for image pulls: {instead}; to pull with that role, annotate the service account with {ROLE_ANNOTATION} too"
+    );
+}
+
 /// The claims of a service account token that a role's trust policy can test.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Claims {
     pub iss: String,
     pub sub: String,
-    #[serde(default)]
     pub aud: Audience,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Default)]
 pub enum Audience {
     #[default]
     None,
@@ -95,8 +119,24 @@ impl Claims {
     }
 }
 
-/// Reads a JWT's payload without verifying it.
+/// Reads a JWT's payload without verifying it. Errors name the claim that is wrong and what
+/// it should be, never its value.
 pub fn claims(token: &str) -> Result<Claims, KubeletError> {
+    let payload = payload(token)?;
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&payload) else {
+        return Err(KubeletError::ServiceAccountToken(
+            "its payload is not a JSON object",
+        ));
+    };
+    Ok(Claims {
+        iss: string_claim(&map, "iss")?,
+        sub: string_claim(&map, "sub")?,
+        aud: audience(&map)?,
+    })
+}
+
+/// The decoded middle part of `header.payload.signature`.
+fn payload(token: &str) -> Result<Vec<u8>, KubeletError> {
     let mut parts = token.trim().split('.');
     let (Some(_header), Some(payload), Some(_signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -105,15 +145,64 @@ pub fn claims(token: &str) -> Result<Claims, KubeletError> {
             "it does not have three parts",
         ));
     };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
-        .map_err(|_| KubeletError::ServiceAccountToken("its payload is not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&bytes)
-        .map_err(|_| KubeletError::ServiceAccountToken("its payload lacks iss or sub"))?;
-    if claims.iss.is_empty() || claims.sub.is_empty() {
-        return Err(KubeletError::ServiceAccountToken("iss or sub is empty"));
+        .map_err(|_| KubeletError::ServiceAccountToken("its payload is not base64url"))
+}
+
+fn claim_error(claim: &'static str, problem: String) -> KubeletError {
+    KubeletError::Claim { claim, problem }
+}
+
+/// A claim that must be a non-empty string (`iss`, `sub`).
+fn string_claim(map: &Map<String, Value>, name: &'static str) -> Result<String, KubeletError> {
+    match map.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(claim_error(
+            name,
+            "is empty; expected a non-empty string".into(),
+        )),
+        None | Some(Value::Null) => Err(claim_error(name, "is missing".into())),
+        Some(other) => Err(claim_error(
+            name,
+            format!("is {}; expected a string", json_kind(other)),
+        )),
     }
-    Ok(claims)
+}
+
+/// `aud`: absent, a string, or an array of strings (RFC 7519, 4.1.3).
+fn audience(map: &Map<String, Value>) -> Result<Audience, KubeletError> {
+    const EXPECTED: &str = "expected a string or an array of strings";
+    match map.get("aud") {
+        None | Some(Value::Null) => Ok(Audience::None),
+        Some(Value::String(s)) => Ok(Audience::One(s.clone())),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(claim_error(
+                    "aud",
+                    format!("has an element that is {}; {EXPECTED}", json_kind(other)),
+                )),
+            })
+            .collect::<Result<_, _>>()
+            .map(Audience::Many),
+        Some(other) => Err(claim_error(
+            "aud",
+            format!("is {}; {EXPECTED}", json_kind(other)),
+        )),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// `ecr-login.<namespace>.<name>` for `system:serviceaccount:<namespace>:<name>`, so CloudTrail
@@ -159,6 +248,33 @@ mod tests {
         ] {
             assert!(claims(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn claim_errors_name_the_claim() {
+        for (payload, expected) in [
+            (
+                r#"{"iss":"i","sub":"s","aud":7}"#,
+                "claim aud is a number; expected a string or an array of strings",
+            ),
+            (
+                r#"{"iss":"i","sub":"s","aud":{"a":1}}"#,
+                "claim aud is an object; expected",
+            ),
+            (
+                r#"{"iss":"i","sub":"s","aud":["a",null]}"#,
+                "claim aud has an element that is null",
+            ),
+            (r#"{"sub":"s"}"#, "claim iss is missing"),
+            (r#"{"iss":true,"sub":"s"}"#, "claim iss is a boolean"),
+            (r#"{"iss":"i","sub":""}"#, "claim sub is empty"),
+            ("[]", "payload is not a JSON object"),
+        ] {
+            let err = claims(&jwt(payload)).unwrap_err().to_string();
+            assert!(err.contains(expected), "{payload}: {err}");
+        }
+        let c = claims(&jwt(r#"{"iss":"i","sub":"s","aud":null}"#)).unwrap();
+        assert_eq!(c.audience(), "");
     }
 
     #[test]

@@ -27,10 +27,29 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 }
 
 fn route_to_helper(env: &TestEnv) {
+    route_host_to_helper(env, HOST);
+}
+
+fn route_host_to_helper(env: &TestEnv, host: &str) {
     env.write_file(
         "home/.docker/config.json",
-        &format!("{{\"credHelpers\": {{\"{HOST}\": \"ecr-login\"}}}}"),
+        &format!("{{\"credHelpers\": {{\"{host}\": \"ecr-login\"}}}}"),
     );
+}
+
+/// Docker routes `host` to the helper and PATH finds it: the client checks pass, so the exit
+/// code is down to the checks a test is about.
+fn healthy_clients(env: &mut TestEnv, host: &str) {
+    route_host_to_helper(env, host);
+    let bin_dir = support::bin().parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
 }
 
 #[test]
@@ -110,8 +129,10 @@ fn the_text_report_has_a_line_per_check_and_fixes() {
     env.aws.set_password(PASSWORD);
     let out = env.run(&["doctor", HOST], b"");
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    // A token can be had, but Docker does not ask for it: a failed check, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("ok    host"), "{text}");
+    assert!(text.contains("ok    token"), "{text}");
     assert!(text.contains("FAIL  docker_config"), "{text}");
     assert!(
         text.contains(&format!(
@@ -164,6 +185,7 @@ fn no_credentials_fails_early() {
 #[test]
 fn profile_kinds_are_named() {
     let mut env = TestEnv::new();
+    healthy_clients(&mut env, HOST);
     env.unset("AWS_ACCESS_KEY_ID")
         .unset("AWS_SECRET_ACCESS_KEY");
     env.write_file(
@@ -203,7 +225,8 @@ fn hosts_that_are_not_ecr_fail_with_the_fix() {
 
 #[test]
 fn aliases_and_mappings_are_shown() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    healthy_clients(&mut env, "registry.example.com");
     env.write_file(
         "home/.ecr/config.toml",
         &format!(
@@ -242,11 +265,204 @@ fn a_broken_registry_config_fails() {
 
 #[test]
 fn without_a_host_it_checks_the_credentials() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    healthy_clients(&mut env, HOST);
     let (code, report, _) = doctor_json(&env, &[]);
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["host"], Value::Null);
     assert_eq!(check(&report, "credentials")["status"], "pass");
     assert_eq!(check(&report, "caller_identity")["status"], "pass");
     assert_eq!(env.aws.count("ecr"), 0);
+}
+
+/// An endpoint that accepts and never answers: each live check is blamed for its own hang, the
+/// checks that finished are kept, and the whole run stays within the limit.
+#[test]
+fn a_silent_endpoint_is_blamed_on_the_step_that_hung() {
+    let mut env = TestEnv::new();
+    let (url, _listener) = silent_endpoint();
+    env.set("AWS_ENDPOINT_URL_ECR", url.clone())
+        .set("AWS_ENDPOINT_URL_STS", url.clone())
+        .set("AWS_ECR_TIMEOUT", "3");
+    let started = std::time::Instant::now();
+    let out = env.run(&["doctor", HOST], b"");
+    let elapsed = started.elapsed();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(line(&text, "ok    host").contains(&url), "{text}");
+    assert!(
+        line(&text, "ok    credentials").contains("environment variables"),
+        "{text}"
+    );
+    let caller = line(&text, "FAIL  caller_identity");
+    assert!(
+        caller.contains("GetCallerIdentity") && caller.contains("did not answer within"),
+        "{text}"
+    );
+    let token = line(&text, "FAIL  token");
+    assert!(
+        token.contains("GetAuthorizationToken")
+            && token.contains(&url)
+            && token.contains("did not answer within"),
+        "{text}"
+    );
+    for l in text.lines() {
+        assert!(
+            l.matches("AWS_ECR_TIMEOUT").count() <= 1,
+            "the limit named twice: {l}"
+        );
+    }
+    assert!(!text.contains("running the checks"), "{text}");
+    assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
+}
+
+/// A `credential_process` whose credentials expired long ago: resolved, but flagged, with
+/// when and how to renew.
+#[test]
+fn expired_process_credentials_are_flagged() {
+    let mut env = TestEnv::new();
+    healthy_clients(&mut env, HOST);
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let creds = env.write_file(
+        "creds.json",
+        r#"{"Version":1,"AccessKeyId":"ASIAEXPIREDEXPIRED1","SecretAccessKey":"expired-secret","SessionToken":"expired-session","Expiration":"2020-01-01T00:00:00Z"}"#,
+    );
+    env.write_file(
+        "home/.aws/config",
+        &format!(
+            "[profile proc]\ncredential_process = cat {}\n",
+            creds.display()
+        ),
+    );
+    env.set("AWS_PROFILE", "proc");
+    let (code, report, err) = doctor_json(&env, &[HOST]);
+    assert_eq!(code, Some(1), "{report:#} {err}");
+    assert_eq!(report["ok"], false);
+    let creds = check(&report, "credentials");
+    assert_eq!(creds["status"], "fail", "{creds}");
+    let message = creds["message"].as_str().unwrap();
+    assert!(
+        message.contains("expired") && message.contains("2020-01-01"),
+        "{creds}"
+    );
+    assert!(
+        creds["fix"]
+            .as_str()
+            .unwrap()
+            .contains("credential_process"),
+        "{creds}"
+    );
+    assert!(!report.to_string().contains("expired-secret"));
+}
+
+/// STS unreachable while ECR answers: a network problem, not rejected credentials, and only a
+/// warning beside a working token.
+#[test]
+fn sts_unreachable_beside_a_working_token_is_a_network_warning() {
+    let mut env = TestEnv::new();
+    healthy_clients(&mut env, HOST);
+    let refused = refused_url();
+    env.set("AWS_ENDPOINT_URL_STS", refused.clone());
+    let (code, report, err) = doctor_json(&env, &[HOST]);
+    let caller = check(&report, "caller_identity");
+    assert_eq!(caller["status"], "warn", "{report:#} {err}");
+    let message = caller["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not reach STS") && message.contains(&refused),
+        "{caller}"
+    );
+    let fix = caller["fix"].as_str().unwrap();
+    assert!(fix.contains("AWS_ENDPOINT_URL_STS"), "{fix}");
+    assert!(!fix.contains("does not accept"), "{fix}");
+    assert_eq!(check(&report, "token")["status"], "pass");
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["ok"], true);
+}
+
+/// Without a token to stand beside, STS unreachable is a failure, and any failure exits 1.
+#[test]
+fn any_failed_check_fails_the_exit_code() {
+    let mut env = TestEnv::new();
+    healthy_clients(&mut env, HOST);
+    env.set("AWS_ENDPOINT_URL_STS", refused_url());
+    let (code, report, _) = doctor_json(&env, &[]);
+    assert_eq!(check(&report, "caller_identity")["status"], "fail");
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(report["ok"], false);
+
+    // A token, but Docker does not route the host here.
+    let env = TestEnv::new();
+    let (code, report, _) = doctor_json(&env, &[HOST]);
+    assert_eq!(check(&report, "token")["status"], "pass");
+    assert_eq!(check(&report, "docker_config")["status"], "fail");
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(report["ok"], false);
+}
+
+/// The text report shows each check as it finishes: with the token call hanging, the lines
+/// before it are already on stdout while the process still runs.
+#[test]
+fn the_text_report_streams_each_check_as_it_finishes() {
+    use std::io::BufRead;
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_TIMEOUT", "600");
+    // GetCallerIdentity answers; GetAuthorizationToken never does.
+    env.aws.script([Reply::Token]);
+    env.aws.always(Reply::Hang);
+    let mut child = env
+        .command(&["doctor", HOST])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen
+        .iter()
+        .any(|l: &String| l.starts_with("ok    caller_identity"))
+    {
+        let left = limit.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no caller_identity line while the token call hangs; got {seen:?}");
+            }
+        }
+    }
+    // Printed before the token step's attempts were done (the SDK retries a hung attempt),
+    // not all at once at the end.
+    assert!(
+        env.aws.count("ecr") <= 1,
+        "the lines came after {} token attempts: not streamed",
+        env.aws.count("ecr")
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process ended: the lines were not streamed"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with("ok    credentials")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.split_whitespace().nth(1) == Some("token")),
+        "{seen:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -626,3 +626,87 @@ fn the_log_file_does_not_swallow_the_error_line() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("unsupported apiVersion"), "{logged}");
 }
+
+/// IRSA's annotation alone: the plugin reads its own annotation, so it pulls with the node's
+/// credentials, and says so in one log line naming both annotations.
+#[test]
+fn an_irsa_annotation_alone_is_explained_in_the_log() {
+    let env = TestEnv::new();
+    let body = pod_request(
+        &format!("{PRIVATE}/app"),
+        &sa_token("ns", "sa"),
+        &[("eks.amazonaws.com/role-arn", ROLE)],
+    );
+    let out = provide(&env, &body);
+    parse_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    for needle in [
+        "eks.amazonaws.com/role-arn",
+        "eks.amazonaws.com/ecr-role-arn",
+        "node's credentials",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    }
+    assert_eq!(env.aws.count("sts:AssumeRoleWithWebIdentity"), 0);
+    assert_eq!(env.aws.calls().pop().unwrap().access_key, ACCESS_KEY);
+
+    // With AWS_ECR_ROLE_ARN, that role is used instead, and the line says so.
+    let mut env = TestEnv::new();
+    env.set("AWS_ECR_ROLE_ARN", ROLE);
+    let out = provide(&env, &body);
+    parse_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("AWS_ECR_ROLE_ARN"), "{err:?}");
+    assert!(!err.contains("node's credentials"), "{err:?}");
+    assert_eq!(env.aws.count("sts:AssumeRoleWithWebIdentity"), 1);
+
+    // Both annotations: ours is read, nothing to say.
+    let env = TestEnv::new();
+    let both = pod_request(
+        &format!("{PRIVATE}/app"),
+        &sa_token("ns", "sa"),
+        &[
+            ("eks.amazonaws.com/role-arn", ROLE),
+            ("eks.amazonaws.com/ecr-role-arn", ROLE),
+        ],
+    );
+    let out = provide(&env, &both);
+    parse_ok(&out);
+    assert_eq!(stderr(&out), "");
+}
+
+/// A token whose claims have the wrong type: the error names the claim and what it should be.
+#[test]
+fn token_claim_errors_name_the_claim() {
+    let env = TestEnv::new();
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jwt = |claims: &str| format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims));
+    for (claims, needle) in [
+        (
+            format!(r#"{{"iss":"{ISSUER}","sub":"system:serviceaccount:ns:sa","aud":7}}"#),
+            "claim aud is a number; expected a string or an array of strings",
+        ),
+        (
+            r#"{"iss":"i","sub":"s","aud":["a",1]}"#.to_string(),
+            "claim aud",
+        ),
+        (
+            r#"{"sub":"system:serviceaccount:ns:sa"}"#.to_string(),
+            "claim iss is missing",
+        ),
+        (
+            r#"{"iss":"i","sub":42}"#.to_string(),
+            "claim sub is a number",
+        ),
+        (r#"{"iss":"i","sub":""}"#.to_string(), "claim sub is empty"),
+    ] {
+        let body = pod_request(
+            &format!("{PRIVATE}/app"),
+            &jwt(&claims),
+            &[("eks.amazonaws.com/ecr-role-arn", ROLE)],
+        );
+        assert_fails(&provide(&env, &body), needle);
+    }
+    assert_eq!(env.aws.total(), 0);
+}

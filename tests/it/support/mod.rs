@@ -327,3 +327,35 @@ pub fn require_tool(name: &str) -> bool {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// A listener that accepts connections and never reads or answers them, for as long as the
+/// returned handle's thread runs (90 s).
+pub fn silent_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+            if held.len() > 16 {
+                break;
+            }
+        }
+    });
+    (url, handle)
+}
+
+/// A loopback URL where nothing listens: connections are refused at once.
+pub fn refused_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
