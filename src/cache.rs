@@ -125,6 +125,18 @@ pub struct LockGuard {
     _heartbeat: Option<Heartbeat>,
 }
 
+impl Drop for LockGuard {
+    /// Unlocks explicitly: the heartbeat thread holds a duplicate of the descriptor until it
+    /// notices it should stop, and a `flock` lasts until every duplicate is closed, or until
+    /// an unlock on any of them.
+    fn drop(&mut self) {
+        self._heartbeat.take();
+        if let Some(file) = &self._file {
+            let _ = file.unlock();
+        }
+    }
+}
+
 impl LockGuard {
     fn none() -> LockGuard {
         LockGuard {

@@ -953,10 +953,11 @@ async fn token_step(plan: &Plan, step: &TokenStep<'_>, credentials_ok: bool, r: 
             CheckId::Token,
             Status::Pass,
             format!(
-                "GetAuthorizationToken answered in {} ms: user {}, valid for {}",
+                "GetAuthorizationToken answered in {} ms: user {}, valid for {}{}",
                 started.elapsed().as_millis(),
                 t.username,
-                hours_minutes(t.expires_at - cache::now())
+                hours_minutes(t.expires_at - cache::now()),
+                forget_failure(plan)
             ),
         )
         .detail("username", t.username)
@@ -966,6 +967,20 @@ async fn token_step(plan: &Plan, step: &TokenStep<'_>, credentials_ok: bool, r: 
     };
     r.release(check.status == Status::Pass);
     r.emit(check);
+}
+
+/// A live check that succeeded clears the failure `get` remembers for this registry and
+/// identity: the user has fixed the problem, and the next `get` must not be refused.
+fn forget_failure(plan: &Plan) -> &'static str {
+    let cx = &plan.cx;
+    let key = cx.cache_key(&plan.scope, &plan.source);
+    if cx.cache.slot(&key).failure.is_none() {
+        return "";
+    }
+    match cx.cache.forget_failure(&key, cx.settings.deadline) {
+        Ok(()) => "; the remembered failure is cleared, so the next get asks AWS",
+        Err(_) => "; the remembered failure could not be cleared",
+    }
 }
 
 fn service_name(step: &TokenStep<'_>) -> &'static str {
@@ -1055,7 +1070,29 @@ fn cache_check(cx: &Context, host: &crate::registry::EcrHost, source: &Credentia
             .detail("key", key.clone())
     };
     let now = cache::now();
-    match cx.cache.lookup(&key) {
+    let slot = cx.cache.slot(&key);
+    if let Some(failure) = &slot.failure {
+        let usable = slot.entry.as_ref().is_some_and(|e| e.is_usable(now));
+        let retry_in = failure.retry_in(usable, now);
+        return check(
+            Status::Warn,
+            format!(
+                "{path}: a failure is remembered from {:.0} s ago ({}); get asks AWS again {}",
+                (now - failure.at).max(0.0),
+                failure.reason,
+                if retry_in > 0.0 {
+                    format!("in {:.0} s", retry_in.ceil())
+                } else {
+                    "now".to_string()
+                }
+            ),
+        )
+        .fix("the live checks below try now; when they pass, the remembered failure is cleared")
+        .detail("failure_reason", failure.reason.clone())
+        .detail("failure_at", format!("{:.0}", failure.at))
+        .detail("retry_in", format!("{:.0}", retry_in.ceil()));
+    }
+    match slot.entry {
         None => check(
             Status::Pass,
             format!(
