@@ -16,6 +16,10 @@ pub enum Error {
     #[error("the AWS credentials could not be loaded: {0}")]
     Credentials(String),
 
+    /// A credentials failure told by its source, with the fix (see `crate::cause`).
+    #[error("{what}; {fix}")]
+    Source { what: String, fix: String },
+
     #[error("access denied by AWS ({code}): {message}")]
     AccessDenied { code: String, message: String },
 

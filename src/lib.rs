@@ -8,6 +8,7 @@
 pub(crate) mod attempt;
 pub(crate) mod aws_files;
 pub mod cache;
+pub(crate) mod cause;
 pub mod cli;
 pub(crate) mod client_config;
 pub(crate) mod config;

@@ -252,9 +252,12 @@ impl<'a> Call<'a> {
         );
         match decision {
             Decision::Serve => self.serve(slot, "cache hit"),
-            Decision::ServeBackingOff => self.serve(slot, "due, but a refresh failed lately"),
+            Decision::ServeBackingOff => {
+                self.serve(slot, "a due token (a refresh failed lately) served")
+            }
             Decision::ServeAndRefresh if self.mode == RefreshMode::Background => {
-                let mut answer = self.serve(slot, "due; refreshing in the background")?;
+                let mut answer =
+                    self.serve(slot, "a due token served, refreshed in the background,")?;
                 if let Ok(token) = &mut answer {
                     token.refresh_due = true;
                 }
@@ -267,7 +270,7 @@ impl<'a> Call<'a> {
 
     fn serve(&self, slot: &mut Slot, why: &str) -> Option<Result<Token, Error>> {
         let entry = slot.entry.take()?;
-        debug!("{}: {why} ({})", self.host.host, self.key);
+        debug!("{why} for {} ({})", self.host.host, self.key);
         if !entry.hosts.contains(&self.host.host) {
             self.cx.cache.remember_host(&self.key, &self.host.host);
         }
@@ -363,9 +366,11 @@ impl<'a> Call<'a> {
         } else {
             settings.deadline - record_reserve(settings.timeout)
         };
+        crate::cause::check_source(self.cx, self.source)?;
         let mut attempt = self.attempt.borrow_mut();
         let fetched =
-            fetch::fetch_blocking(self.cx, &self.scope, self.source, deadline, &mut attempt)?;
+            fetch::fetch_blocking(self.cx, &self.scope, self.source, deadline, &mut attempt)
+                .map_err(|e| crate::cause::explain(self.cx, self.source, e))?;
         let received = cache::now();
         let lifetime = policy::lifetime(fetched.expires_at, fetched.server_time, received)
             .ok_or(Error::BadToken("it had already expired by AWS's own clock"))?;
