@@ -39,17 +39,21 @@ pub(crate) fn check_source(cx: &Context, source: &CredentialSource) -> Result<()
 
 /// A credentials failure told by its source; other errors pass through.
 pub(crate) fn explain(cx: &Context, source: &CredentialSource, err: Error) -> Error {
-    let detail = match &err {
-        Error::NoCredentials(detail) | Error::Credentials(detail) => detail.clone(),
+    let detail = match err {
+        Error::NoCredentials(ref detail) | Error::Credentials(ref detail) => detail.clone(),
+        // A session the portal refused (expired, signed out): remembered like any denial, and
+        // told how to renew.
+        Error::AccessDenied { code, message } => {
+            let message = match renewal(cx, source) {
+                Some(renew) => format!("{message}; run `{renew}`"),
+                None => message,
+            };
+            return Error::AccessDenied { code, message };
+        }
         _ => return err,
     };
     let described = source::describe(cx, source);
-    let profile = described.profile.clone().unwrap_or_default();
-    let renew = match described.profile_kind {
-        Some(ProfileKind::Sso) => Some(format!("aws sso login --profile {profile}")),
-        Some(ProfileKind::Login) => Some(format!("aws login --profile {profile}")),
-        _ => None,
-    };
+    let renew = renewal(cx, source);
     let explained = match (described.kind, renew) {
         (_, Some(renew)) => Error::Source {
             what: format!(
@@ -70,6 +74,17 @@ pub(crate) fn explain(cx: &Context, source: &CredentialSource, err: Error) -> Er
     };
     debug!("the AWS SDK's credential chain said: {detail}");
     explained
+}
+
+/// The command that renews the selected profile's session, when it has one.
+fn renewal(cx: &Context, source: &CredentialSource) -> Option<String> {
+    let described = source::describe(cx, source);
+    let profile = described.profile.unwrap_or_default();
+    match described.profile_kind {
+        Some(ProfileKind::Sso) => Some(format!("aws sso login --profile {profile}")),
+        Some(ProfileKind::Login) => Some(format!("aws login --profile {profile}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -256,9 +256,65 @@ fn failed_call(
         if let Some(e) = err.downcast_ref::<SdkError<GetRoleCredentialsError>>() {
             return Some(crate::fetch::sdk_error_ref(e, "the SSO portal"));
         }
+        if let Some(e) = err.downcast_ref::<aws_sdk_sts::error::ConnectorError>() {
+            return Some(if e.is_timeout() {
+                Error::TimedOut(None, "reaching the credentials endpoint")
+            } else {
+                Error::Network {
+                    endpoint: credentials_endpoint(settings),
+                    message: crate::fetch::error_chain(e),
+                }
+            });
+        }
+        if let Some(status) = endpoint_status(&err.to_string()) {
+            return Some(endpoint_refusal(settings, status));
+        }
         next = err.source();
     }
     None
+}
+
+/// The container or instance-metadata endpoint the chain asks, for messages.
+fn credentials_endpoint(settings: &Settings) -> String {
+    if let Some(uri) = settings.nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+        return crate::redact::url(uri);
+    }
+    if let Some(path) = settings.nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        return format!("http://169.254.170.2{}", crate::redact::url(path));
+    }
+    settings
+        .nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .map(crate::redact::url)
+        .unwrap_or_else(|| "the instance metadata service".into())
+}
+
+/// The HTTP status in the SDK's words for a container or instance-metadata endpoint that
+/// answered with an error ("Non-success status from HTTP credential provider: StatusCode(429)"):
+/// the SDK keeps no typed error for it.
+fn endpoint_status(text: &str) -> Option<u16> {
+    let rest = text.split_once("Non-success status")?.1;
+    let digits: String = rest
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn endpoint_refusal(settings: &Settings, status: u16) -> Error {
+    let endpoint = credentials_endpoint(settings);
+    let message = format!("the credentials endpoint {endpoint} answered HTTP {status}");
+    match status {
+        429 => Error::Throttled(message),
+        400..=499 => Error::AccessDenied {
+            code: format!("HTTP {status}"),
+            message,
+        },
+        _ => Error::Service {
+            code: format!("HTTP {status}"),
+            message,
+        },
+    }
 }
 
 /// `arn:<partition>:iam::<account>:role/<path and name>`: the one rule for role ARNs, from

@@ -295,3 +295,137 @@ fn failure_windows_are_jittered_across_machines() {
         "every machine got the same window: {windows:?}"
     );
 }
+
+#[test]
+fn container_credential_failures_are_classified_and_remembered() {
+    for (status, word) in [(429, "throttled"), (500, "answered HTTP 500")] {
+        let mut env = TestEnv::new();
+        env.unset("AWS_ACCESS_KEY_ID")
+            .unset("AWS_SECRET_ACCESS_KEY");
+        env.set(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            env.aws.container_url(),
+        );
+        env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-a");
+        env.aws.set_credential_status(Some(status));
+        for out in env.herd(6, PRIVATE) {
+            assert_not_found(&out);
+            let err = stderr(&out);
+            assert!(err.contains(word), "{status}: {err}");
+            assert!(!err.contains("Non-success status"), "{status}: {err}");
+        }
+        let calls = env.aws.count("container");
+        assert!(
+            calls <= 3,
+            "{status}: 6 gets made {calls} container credential calls"
+        );
+        env.get(PRIVATE);
+        assert_eq!(
+            env.aws.count("container"),
+            calls,
+            "{status}: asked again inside the backoff"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_container_endpoint_is_a_network_error() {
+    let mut env = TestEnv::new();
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("http://127.0.0.1:{port}/creds"),
+    );
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    let err = stderr(&out);
+    assert!(err.contains("network error"), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+}
+
+/// An SSO profile whose cached token (as `aws sso login` leaves it) is `access_token`.
+fn sso_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    env.set("AWS_ENDPOINT_URL_SSO", env.aws.url());
+    std::fs::write(
+        env.home().join(".aws/config"),
+        "[default]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Puller\nregion = us-west-2\n\n[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-west-2\n",
+    )
+    .unwrap();
+    sso_login(&env, "first-session-token");
+    env
+}
+
+/// What `aws sso login` does: (re)writes the token cache file, named by the SHA-1 of the
+/// session name.
+fn sso_login(env: &TestEnv, access_token: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "printf %s corp | sha1sum"])
+        .output()
+        .expect("sha1sum");
+    let hash = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let dir = env.home().join(".aws/sso/cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = dir.join("login.tmp");
+    std::fs::write(
+        &tmp,
+        format!(
+            r#"{{"startUrl":"https://example.awsapps.com/start","region":"us-west-2","accessToken":"{access_token}","expiresAt":"2099-01-01T00:00:00Z"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, dir.join(format!("{hash}.json"))).unwrap();
+}
+
+#[test]
+fn an_sso_login_again_is_tried_at_once() {
+    let env = sso_env();
+    // The portal no longer accepts the session.
+    env.aws.script([Reply::AccessDenied]);
+    let out = env.get(PRIVATE);
+    assert_not_found(&out);
+    assert!(stderr(&out).contains("denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("aws sso login --profile default"),
+        "{}",
+        stderr(&out)
+    );
+    assert_not_found(&env.get(PRIVATE));
+    assert_eq!(
+        env.aws.count("sso"),
+        1,
+        "the refused session asked the portal again"
+    );
+    sso_login(&env, "second-session-token");
+    let out = env.get(PRIVATE);
+    assert!(
+        out.status.success(),
+        "the new SSO session is refused from memory: {}",
+        stderr(&out)
+    );
+    assert_eq!(env.aws.count("sso"), 2);
+}
+
+#[test]
+fn a_throttled_sso_portal_herd_makes_bounded_calls() {
+    let env = sso_env();
+    env.aws.always(Reply::Throttle);
+    for out in env.herd(6, PRIVATE) {
+        assert_not_found(&out);
+        assert!(stderr(&out).contains("throttled"), "{}", stderr(&out));
+    }
+    let calls = env.aws.count("sso");
+    assert!(calls <= 3, "6 gets made {calls} GetRoleCredentials calls");
+}

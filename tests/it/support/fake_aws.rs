@@ -67,6 +67,9 @@ struct State {
     no_date: bool,
     /// The role the instance-metadata endpoint names.
     imds_role: String,
+    /// The HTTP status the container and instance-metadata credential endpoints answer with
+    /// (429, 500 or 403); `None` for success.
+    credential_status: Option<u16>,
 }
 
 struct Shared {
@@ -168,6 +171,11 @@ impl FakeAws {
 
     /// The instance role that the instance-metadata endpoint names (and whose credentials it
     /// gives: key id `ASIAIMDS<ROLE>`).
+    /// Makes the container and instance-metadata credential endpoints fail with `status`.
+    pub fn set_credential_status(&self, status: Option<u16>) {
+        self.state().credential_status = status;
+    }
+
     pub fn set_imds_role(&self, role: &str) {
         self.state().imds_role = role.to_string();
     }
@@ -259,8 +267,19 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         return;
     }
     if let Some(reply) = credential_endpoint(&request_line, &header, shared) {
+        let status = match shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .credential_status
+        {
+            Some(429) => "429 Too Many Requests",
+            Some(500) => "500 Internal Server Error",
+            Some(_) => "403 Forbidden",
+            None => "200 OK",
+        };
         let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\nConnection: close\r\n\r\n{reply}",
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\nConnection: close\r\n\r\n{reply}",
             reply.len()
         );
         let _ = stream.write_all(response.as_bytes());
@@ -278,6 +297,9 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         "ecr-public".to_string()
     } else if let Some((_, action)) = form.iter().find(|(k, _)| k == "Action") {
         format!("sts:{action}")
+    } else if request_line.contains(" /federation/credentials") {
+        // The SSO portal's GetRoleCredentials (restJson), with the SSO access token.
+        "sso".to_string()
     } else {
         "unknown".to_string()
     };
@@ -351,6 +373,14 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         Reply::Throttle if service.starts_with("sts:") => {
             xml_error(400, "Throttling", "Rate exceeded")
         }
+        Reply::Throttle if service == "sso" => {
+            json_error(429, "TooManyRequestsException", "Rate exceeded")
+        }
+        Reply::AccessDenied if service == "sso" => json_error(
+            401,
+            "UnauthorizedException",
+            "Session token not found or invalid",
+        ),
         Reply::Throttle => json_error(400, "ThrottlingException", "Rate exceeded"),
         Reply::ServerError => json_error(500, "ServerException", "internal failure"),
         Reply::AccessDenied => json_error(400, "AccessDeniedException", IAM_MESSAGE),
@@ -382,6 +412,22 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
                     ),
                 ),
                 s if s.starts_with("sts:") => sts_reply(s, &form, n),
+                "sso" => {
+                    let bearer = header("x-amz-sso_bearer_token").unwrap_or_default();
+                    let tag: String = bearer
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .take(8)
+                        .collect::<String>()
+                        .to_uppercase();
+                    (
+                        200,
+                        "application/json",
+                        format!(
+                            r#"{{"roleCredentials":{{"accessKeyId":"ASIASSO{tag}","secretAccessKey":"sso-secret-{n}","sessionToken":"sso-session-{n}","expiration":4102444800000}}}}"#
+                        ),
+                    )
+                }
                 _ => json_error(400, "UnknownOperationException", "unknown operation"),
             }
         }
