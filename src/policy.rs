@@ -363,6 +363,52 @@ mod tests {
     }
 
     #[test]
+    fn windows_are_a_jittered_share_of_the_backoff() {
+        let mut f = failure(100.0, 1);
+        f.window = 0.5;
+        assert_eq!(f.window_len(false), 2.5);
+        assert_eq!(f.retry_in(false, 101.0), 1.5);
+        f.window = 0.01;
+        assert_eq!(
+            f.window_len(false),
+            MIN_WINDOW,
+            "a herd is held for a moment at least"
+        );
+        f.count = 3;
+        f.window = 1.0;
+        assert_eq!(f.window_len(false), 20.0);
+        for _ in 0..100 {
+            let j = jitter();
+            assert!(j > 0.0 && j <= 1.0, "{j}");
+        }
+        assert_ne!(jitter(), jitter());
+    }
+
+    #[test]
+    fn a_record_holds_only_callers_it_speaks_for() {
+        let mut f = failure(100.0, 1);
+        f.inputs = "a".into();
+        assert!(f.holds("a", 30.0));
+        assert!(!f.holds("b", 30.0), "the inputs changed: maybe fixed");
+        f.limit = Some(1.0);
+        assert!(f.holds("a", 1.0));
+        assert!(!f.holds("a", 30.0), "a longer timeout may succeed");
+        f.inputs = String::new();
+        f.limit = None;
+        assert!(f.holds("anything", 30.0), "old records hold everyone");
+    }
+
+    #[test]
+    fn streaks_continue_only_when_recent_and_alike() {
+        let mut f = failure(1000.0, 4);
+        f.inputs = "a".into();
+        assert_eq!(Failure::streak_before(Some(&f), "a", 1100.0), 4);
+        assert_eq!(Failure::streak_before(Some(&f), "b", 1100.0), 0);
+        assert_eq!(Failure::streak_before(Some(&f), "a", 1000.0 + 3000.0), 0);
+        assert_eq!(Failure::streak_before(None, "a", 1100.0), 0);
+    }
+
+    #[test]
     fn freshness() {
         let e = token(1000.0, H12);
         assert!(e.is_fresh(1000.0));

@@ -364,7 +364,11 @@ impl<'a> Call<'a> {
         let deadline = if usable && self.mode == RefreshMode::Inline {
             settings.deadline.min(Instant::now() + REFRESH_BUDGET)
         } else {
-            settings.deadline - record_reserve(settings.timeout)
+            let reserve = record_reserve(settings.timeout);
+            settings
+                .deadline
+                .checked_sub(reserve)
+                .unwrap_or(settings.deadline)
         };
         crate::cause::check_source(self.cx, self.source)?;
         let mut attempt = self.attempt.borrow_mut();
