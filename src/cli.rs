@@ -122,7 +122,7 @@ pub fn run(args: &[String]) -> i32 {
     run_as(NAME, args)
 }
 
-/// Runs the program invoked under `program` (argv[0]'s file name): the kubelet runs the plugin
+/// Runs the program invoked under `program` (`argv[0]`'s file name): the kubelet runs the plugin
 /// as `<bin dir>/ecr-credential-provider`, a link to this binary.
 pub fn run_as(program: &str, args: &[String]) -> i32 {
     // The environment is read here, once; everything below works from this value.

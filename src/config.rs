@@ -1,7 +1,7 @@
 //! The registry config file (`$AWS_ECR_CONFIG`, else `~/.ecr/config.toml`): per-registry
 //! profiles and roles, and aliases for registries behind a custom domain.
 //!
-//! Every front end resolves a server URL through [`resolve`], so the mapping applies everywhere
+//! Every front end resolves a server URL through [`crate::resolve`], so the mapping applies everywhere
 //! at once. `get` runs on every pull, so a missing file costs one failed `open` and nothing else;
 //! a present one is small and parsed on each call rather than cached in some second file that
 //! could go stale. A broken file is never half-used: every `get` fails with the file, line and

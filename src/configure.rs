@@ -445,7 +445,7 @@ fn resolve_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
-/// Creates the directory (0700) if needed, then replaces the file (see [`files::replace`]).
+/// Creates the directory (0700) if needed, then replaces the file (see [`crate::files::replace`]).
 fn write_atomically(
     path: &Path,
     bytes: &[u8],

@@ -2,8 +2,9 @@
 //! the fix.
 //!
 //! Every check runs the code `get` runs: host parsing and the registry config through
-//! [`config::resolve_detailed`], the cache key through [`token::cache_key`], credentials through
-//! [`fetch::resolve_credentials`] and the token through [`fetch::fetch`]. Only the caller
+//! [`crate::resolve`], the cache key through [`crate::token::Context::cache_key`], credentials
+//! through [`crate::credentials::CredentialSource::resolve`] and the token through
+//! [`fetch::fetch`]. Only the caller
 //! identity (STS `GetCallerIdentity`) is doctor's own call. Nothing secret is printed: the
 //! token check shows the user name and expiry, never the password.
 //!

@@ -1,9 +1,15 @@
 //! ecr-login: Amazon ECR credentials for Docker, podman/skopeo and the kubelet.
 //!
 //! The data path is the same for every front end:
-//! input ([`docker`]) -> host ([`registry`]) -> identity ([`identity`]) -> cache ([`cache`]) ->
-//! fetch ([`fetch`]) -> answer. [`token`] strings the middle together. A cache hit touches only
-//! the first four and never starts the async runtime or loads the AWS SDK configuration.
+//! input ([`docker`], [`kubelet`]) -> host ([`registry`], [`resolve`]) -> credential source
+//! ([`credentials`], [`aws_files`], [`key`]) -> cache decision ([`cache`], [`policy`],
+//! [`attempt`]) -> fetch ([`fetch`]) -> answer. [`token`] strings the middle together. A cache
+//! hit touches only the first four and never starts the async runtime or loads the AWS SDK
+//! configuration; a token due for refresh is refreshed by a detached process ([`refresh`]).
+//!
+//! The documentation is for maintainers (`cargo doc --document-private-items`): it links to
+//! the private modules it describes.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod attempt;
 pub(crate) mod aws_files;

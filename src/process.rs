@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Set when the process started with descriptor 1 closed (`>&-`).
 static STDOUT_WAS_CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// The program's file name (argv[0] without its directory) and its arguments, read from the
+/// The program's file name (`argv[0]` without its directory) and its arguments, read from the
 /// `argc`/`argv` that the C entry point receives. std's `env::args` is filled from them only
 /// on glibc (its `.init_array` hook); on musl it stays empty under `no_main`. Arguments that
 /// are not UTF-8 are kept lossily: they cannot name an action and become a usage error.
