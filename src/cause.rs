@@ -62,14 +62,15 @@ pub(crate) fn explain(cx: &Context, source: &CredentialSource, err: Error) -> Er
             ),
             fix: format!("run `{renew}`"),
         },
-        (Kind::None, None) => Error::Source {
-            what: "no AWS credentials found: no keys in the environment, no profile with credentials, no web identity or container credentials, and instance metadata is disabled".into(),
-            fix: "set AWS_PROFILE or AWS_ACCESS_KEY_ID, run `aws configure` or `aws sso login`, or attach a role".into(),
-        },
-        (Kind::InstanceMetadata, None) if matches!(err, Error::NoCredentials(_)) => Error::Source {
-            what: "no AWS credentials found: no keys in the environment, no profile with credentials, and no instance role answered (not on EC2, or no instance profile)".into(),
-            fix: "set AWS_PROFILE or AWS_ACCESS_KEY_ID, run `aws configure` or `aws sso login`; on EC2, attach an instance profile".into(),
-        },
+        // Still "no credentials" (which `list` passes over in silence), in one short line.
+        (Kind::None, None) => Error::NoCredentials(
+            "no keys in the environment, no profile with credentials, no web identity or container credentials, and instance metadata is disabled".into(),
+        ),
+        (Kind::InstanceMetadata, None) if matches!(err, Error::NoCredentials(_)) => {
+            Error::NoCredentials(
+                "no keys in the environment, no profile with credentials, and no instance role answered: not on EC2, or no instance profile".into(),
+            )
+        }
         _ => return err,
     };
     debug!("the AWS SDK's credential chain said: {detail}");
