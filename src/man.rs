@@ -101,6 +101,12 @@ pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
         render_subcommand(&mut roff, sub);
     }
     definitions(&mut roff, "ENVIRONMENT", ENVIRONMENT);
+    roff.control("TP", []);
+    roff.text([bold("Also read")]);
+    roff.text([roman(format!(
+        "{}. The project's docs/environment.md describes each.",
+        undescribed().join(", ")
+    ))]);
     definitions(&mut roff, "FILES", FILES);
     definitions(&mut roff, "EXIT STATUS", EXIT_STATUS);
     roff.control("SH", ["SEE ALSO"]);
@@ -111,6 +117,20 @@ pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
     let text = String::from_utf8_lossy(&buf);
     out.write_all(APOSTROPHE_PREAMBLE.as_bytes())?;
     out.write_all(text.replace(APOSTROPHE_PREAMBLE, "").as_bytes())
+}
+
+/// The variables of [`crate::settings::NAMES`] that no ENVIRONMENT entry names: listed by name,
+/// so that the page shows every variable the program reads.
+fn undescribed() -> Vec<&'static str> {
+    let described: Vec<&str> = ENVIRONMENT
+        .iter()
+        .flat_map(|(term, _)| term.split(", "))
+        .collect();
+    crate::settings::NAMES
+        .iter()
+        .copied()
+        .filter(|name| !described.contains(name))
+        .collect()
 }
 
 fn render_subcommand(roff: &mut Roff, sub: &Command) {
@@ -196,5 +216,40 @@ fn definitions(roff: &mut Roff, title: &str, items: &[(&str, &str)]) {
         roff.control("TP", []);
         roff.text([bold(*term)]);
         roff.text([roman(*text)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A variable the page describes is one the program reads: a renamed or dropped variable
+    /// fails here rather than stay on the page.
+    #[test]
+    fn every_described_variable_is_read() {
+        for (term, _) in ENVIRONMENT {
+            for name in term.split(", ").filter(|n| *n != "...") {
+                assert!(
+                    crate::settings::NAMES.contains(&name),
+                    "the man page describes {name}, which settings::NAMES does not list"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_page_names_every_variable_read() {
+        let mut page = Vec::new();
+        render(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        let environment = page
+            .split(".SH ENVIRONMENT")
+            .nth(1)
+            .and_then(|rest| rest.split(".SH FILES").next())
+            .unwrap();
+        for name in crate::settings::NAMES {
+            // roff escapes nothing in these names but `-`, which none has.
+            assert!(environment.contains(name), "{name} is not on the man page");
+        }
     }
 }

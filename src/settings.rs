@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every variable any part of the program looks at. Reading a fixed list (rather than the whole
-/// environment) keeps the hit path to a few lookups and allocations.
-const NAMES: &[&str] = &[
+/// environment) keeps the hit path to a few lookups and allocations. docs/environment.md
+/// describes each, and the man page lists them; tests keep both in step with this list.
+pub(crate) const NAMES: &[&str] = &[
     "HOME",
     "PATH",
     "AWS_PROFILE",
@@ -379,6 +380,39 @@ mod tests {
             let s = Settings::for_test(&[("AWS_ECR_TIMEOUT", bad)]);
             assert_eq!(s.timeout, DEFAULT_TIMEOUT, "{bad}");
         }
+    }
+
+    /// The names in the first column of docs/environment.md's table.
+    fn documented_names() -> Vec<&'static str> {
+        include_str!("../docs/environment.md")
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_table_lists_exactly_the_names_read() {
+        let documented = documented_names();
+        let missing: Vec<_> = NAMES.iter().filter(|n| !documented.contains(n)).collect();
+        assert!(
+            missing.is_empty(),
+            "read but not in docs/environment.md: {missing:?}"
+        );
+        let unknown: Vec<_> = documented.iter().filter(|n| !NAMES.contains(n)).collect();
+        assert!(
+            unknown.is_empty(),
+            "in docs/environment.md but not in settings::NAMES: {unknown:?}"
+        );
+        let mut sorted = documented.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            documented.len(),
+            "a name is in the table twice"
+        );
     }
 
     #[test]
