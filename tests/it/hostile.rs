@@ -1,6 +1,6 @@
 //! Hostile and broken input: every case ends with exit 1, a clear message, no panic, no API call
 //! and nothing on stdout but the protocol's answer. Run with `--nocapture` to see how long each
-//! case took (reported in the README; not asserted).
+//! case took (reported in docs/hardening.md; not asserted).
 
 use crate::support;
 

@@ -1,6 +1,6 @@
 //! Many helpers at once, as when compose, buildx or a CI runner pulls in parallel: a cold herd
 //! shares one API call per region and identity, and racing writers lose no cache entry.
-//! The figures printed (with `--nocapture`) are reported in the README; nothing here asserts a
+//! The figures printed (with `--nocapture`) are reported in docs/performance.md; nothing here asserts a
 //! duration.
 
 use crate::support;
