@@ -19,6 +19,7 @@ mod identity_oracle;
 mod kubelet;
 mod load;
 mod logging;
+mod memo;
 mod security;
 mod trust;
 mod version;
