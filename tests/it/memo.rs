@@ -55,8 +55,12 @@ fn an_hour_ago() -> SystemTime {
 
 fn set_mtime(path: &Path, mtime: SystemTime) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_times(std::fs::FileTimes::new().set_modified(mtime).set_accessed(mtime))
-        .unwrap();
+    f.set_times(
+        std::fs::FileTimes::new()
+            .set_modified(mtime)
+            .set_accessed(mtime),
+    )
+    .unwrap();
 }
 
 fn mtime(path: &Path) -> SystemTime {
@@ -67,7 +71,11 @@ fn mtime(path: &Path) -> SystemTime {
 /// contents and the ctime differ afterwards.
 fn rewrite_in_place(path: &Path, text: &str) {
     let old = std::fs::metadata(path).unwrap();
-    assert_eq!(old.len(), text.len() as u64, "the rewrite must keep the size");
+    assert_eq!(
+        old.len(),
+        text.len() as u64,
+        "the rewrite must keep the size"
+    );
     std::fs::write(path, text).unwrap();
     set_mtime(path, old.modified().unwrap());
     assert_eq!(std::fs::metadata(path).unwrap().ino(), old.ino());
@@ -85,16 +93,21 @@ fn settle(paths: &[&Path]) {
         .fold(0.0, f64::max);
     let limit = std::time::Instant::now() + Duration::from_secs(10);
     while now() < newest + 2.2 {
-        assert!(std::time::Instant::now() < limit, "the clock does not advance");
+        assert!(
+            std::time::Instant::now() < limit,
+            "the clock does not advance"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Fills the memo for the current files (one `get`, whose identity is returned), then checks
-/// that a hit takes its key material from it.
+/// Fills the memo for the current files (a miss, whose identity is returned, then a hit: the
+/// first call finds no cache directory to write the memo in), then checks that a hit takes its
+/// key material from it.
 fn fill_memo(env: &TestEnv, files: &[&Path]) -> String {
     settle(files);
     let first = signer(env);
+    assert_eq!(signer(env), first);
     let mut cmd = env.command(&["get"]);
     cmd.env("AWS_ECR_LOG_LEVEL", "debug");
     let out = run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60));
@@ -136,11 +149,7 @@ fn an_in_place_rewrite_with_its_mtime_put_back_and_a_chmod_changes_the_key() {
 
     // Same inode, size and mtime: only the ctime (and the mode) tell.
     rewrite_in_place(&creds, &keys("[default]", KEY_TWO));
-    std::fs::set_permissions(
-        &creds,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     assert_eq!(signer(&env), "TWO2", "the memo's identity was served");
 }
 
@@ -242,7 +251,9 @@ fn an_edit_of_the_sso_session_changes_the_key() {
 fn a_same_size_rewrite_within_the_same_second_changes_the_key() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 || !require_tool("mkfs.ext4") || !require_tool("mount") {
-        eprintln!("SKIPPED: needs root, mkfs.ext4 and mount for a file system with one-second timestamps");
+        eprintln!(
+            "SKIPPED: needs root, mkfs.ext4 and mount for a file system with one-second timestamps"
+        );
         return;
     }
     let mut env = files_env();
@@ -259,6 +270,13 @@ fn a_same_size_rewrite_within_the_same_second_changes_the_key() {
     assert!(mkfs.status.success(), "mkfs.ext4: {}", stderr(&mkfs));
     let mnt = env.dir.path().join("coarse");
     std::fs::create_dir_all(&mnt).unwrap();
+    // The cache directory exists, as after any earlier call: the first `get` can write a memo.
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    std::fs::set_permissions(
+        env.cache_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
 
     // A thread of its own in a private mount namespace: the mount is seen by this thread and
     // the processes it starts, and goes away with it.
