@@ -13,7 +13,9 @@
 //!   `BENCH_GO_HELPER` (the Go helper, `none` to leave it out; default
 //!   `/usr/bin/docker-credential-ecr-login` when Debian's package installed it), `BENCH_ROUNDS`
 //!   (timed rounds per row, default 200), `BENCH_COLD` (cold rounds, default 20),
-//!   `BENCH_SIZES` (profile counts, default `300,3000,9000`).
+//!   `BENCH_SIZES` (profile counts, default `300,3000,9000`), `BENCH_BEFORE` (another build of
+//!   ours, e.g. the base commit's, timed in the same interleaved rounds: the cache file format
+//!   is the same, the keys differ, so both fill and hit the one cache).
 //!
 //! Each row runs in a fresh temporary home with the reference environment: environment keys,
 //! `AWS_CONFIG_FILE` naming the row's config (a missing file for "none"), a missing credentials
@@ -270,6 +272,13 @@ fn settle(path: &Path) {
     }
 }
 
+/// Where the optional commands are in a row's timings.
+#[derive(Default)]
+struct Columns {
+    before: Option<usize>,
+    go: Option<usize>,
+}
+
 /// One row: a config, and the environment of a hit under it.
 struct Row {
     label: String,
@@ -323,6 +332,7 @@ fn main() {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
+    let before = std::env::var_os("BENCH_BEFORE").map(PathBuf::from);
     let fake = fake_aws::FakeAws::start();
     fake.set_password(PASSWORD);
     let go = go_helper();
@@ -332,6 +342,9 @@ fn main() {
     let cat = "/bin/cat".to_string();
     let ours_s = ours.display().to_string();
     println!("ours: {ours_s}");
+    if let Some(b) = &before {
+        println!("before: {}", b.display());
+    }
     match &go {
         Some(go) => println!("Go helper: {}", go.display()),
         None => println!("Go helper: left out"),
@@ -364,9 +377,25 @@ fn main() {
             r.label
         );
         let mut commands = vec![vec![cat.clone()], vec![ours_s.clone(), "get".into()]];
+        let mut columns = Columns::default();
+        if let Some(b) = &before {
+            assert!(
+                answers(b, &r.env, HOST.as_bytes()),
+                "{}: before's miss failed",
+                r.label
+            );
+            assert!(
+                answers(b, &r.env, HOST.as_bytes()),
+                "{}: before's hit failed",
+                r.label
+            );
+            columns.before = Some(commands.len());
+            commands.push(vec![b.display().to_string(), "get".into()]);
+        }
         if let Some(go) = &go {
             fill_go_cache(Path::new(env_value(&r.env, "AWS_ECR_CACHE_DIR")));
             if answers(go, &r.env, HOST.as_bytes()) {
+                columns.go = Some(commands.len());
                 commands.push(vec![go.display().to_string(), "get".into()]);
             } else {
                 println!("{}: the Go helper's cache was not hit; left out", r.label);
@@ -375,7 +404,7 @@ fn main() {
         let calls = fake.total();
         let t = spawnbench(&spawnbench_bin, rounds, &input, &commands, &r.env);
         assert_eq!(fake.total(), calls, "{}: a hit made an API call", r.label);
-        table.push((r.label.clone(), t));
+        table.push((r.label.clone(), t, columns));
     }
 
     println!();
@@ -384,12 +413,30 @@ fn main() {
     );
     println!();
     println!(
-        "| AWS config | floor (`cat`) | ecr-login hit | ours / floor | Go helper hit | Go / ours |"
+        "| AWS config | floor (`cat`) | ecr-login hit | ours / floor |{} Go helper hit | Go / ours |",
+        if before.is_some() {
+            " before | before / floor |"
+        } else {
+            ""
+        }
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for (label, t) in &table {
+    println!(
+        "| --- | --- | --- | --- |{} --- | --- |",
+        if before.is_some() { " --- | --- |" } else { "" }
+    );
+    for (label, t, columns) in &table {
         let (floor, hit) = (t[0], t[1]);
-        let go_cells = match t.get(2) {
+        let before_cells = match columns.before.map(|i| t[i]) {
+            Some(b) => format!(
+                " {} ({}) | {:.2}x |",
+                ms(b.median),
+                ms(b.min),
+                b.median / floor.median
+            ),
+            None if before.is_some() => " | |".into(),
+            None => String::new(),
+        };
+        let go_cells = match columns.go.map(|i| t[i]) {
             Some(g) => format!(
                 "{} ({}) | {:.1}x",
                 ms(g.median),
@@ -399,7 +446,7 @@ fn main() {
             None => "| ".into(),
         };
         println!(
-            "| {label} | {} ({}) | {} ({}) | **{:.2}x** | {go_cells} |",
+            "| {label} | {} ({}) | {} ({}) | **{:.2}x** |{before_cells} {go_cells} |",
             ms(floor.median),
             ms(floor.min),
             ms(hit.median),
@@ -425,6 +472,14 @@ fn main() {
             );
         }
         println!();
+        if let Some(b) = &before {
+            let kib = peak_rss_kib(b, &r.env, &input);
+            println!(
+                "peak RSS of a hit, {}: before {:.1} MiB ({kib} KiB)",
+                r.label,
+                kib as f64 / 1024.0
+            );
+        }
         let mut miss_env = r.env.clone();
         miss_env.push(("AWS_ECR_DISABLE_CACHE".into(), "1".into()));
         let kib = peak_rss_kib(&ours, &miss_env, &input);
@@ -438,19 +493,21 @@ fn main() {
     // Cold: no cache, every call fetches from the loopback fake; no config.
     let mut cold_env = rows[0].env.clone();
     cold_env.push(("AWS_ECR_DISABLE_CACHE".into(), "1".into()));
-    let t = spawnbench(
-        &spawnbench_bin,
-        cold_rounds,
-        &input,
-        &[vec![cat.clone()], vec![ours_s.clone(), "get".into()]],
-        &cold_env,
-    );
-    println!(
-        "cold get (no cache, fake ECR on loopback, {cold_rounds} rounds): {} median, {} min ({:.1}x the floor)",
-        ms(t[1].median),
-        ms(t[1].min),
-        t[1].median / t[0].median
-    );
+    let mut commands = vec![vec![cat.clone()], vec![ours_s.clone(), "get".into()]];
+    if let Some(b) = &before {
+        commands.push(vec![b.display().to_string(), "get".into()]);
+    }
+    let t = spawnbench(&spawnbench_bin, cold_rounds, &input, &commands, &cold_env);
+    for (i, who) in [(1, "ecr-login"), (2, "before")] {
+        if let Some(c) = t.get(i) {
+            println!(
+                "cold get, {who} (no cache, fake ECR on loopback, {cold_rounds} rounds): {} median, {} min ({:.1}x the floor)",
+                ms(c.median),
+                ms(c.min),
+                c.median / t[0].median
+            );
+        }
+    }
 
     // The herd: 64 concurrent cold calls for one region and identity.
     let herd_dir = tempfile::tempdir().expect("tempdir");

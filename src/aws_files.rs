@@ -358,7 +358,13 @@ impl AwsFiles {
         material
     }
 
+    /// The newest timestamp of the files when their states can be memoized, and there is a
+    /// file to read at all (without one the material costs nothing to derive).
     fn memo_newest(&self) -> Option<f64> {
+        let open = |f: &Located| matches!(f.source, Source::Open(..));
+        if !open(&self.config) && !open(&self.credentials) {
+            return None;
+        }
         Some(
             self.config
                 .memo_newest()?
