@@ -409,11 +409,11 @@ fn main() {
 
     println!();
     println!(
-        "# hit, reference method: {rounds} interleaved rounds, posix_spawn, medians (min in brackets)"
+        "# hit, reference method: {rounds} interleaved rounds, posix_spawn, medians (minima in brackets)"
     );
     println!();
     println!(
-        "| AWS config | floor (`cat`) | ecr-login hit | ours / floor |{} Go helper hit | Go / ours |",
+        "| AWS config | floor (`cat`) | ecr-login hit | ours / floor (of minima) |{} Go helper hit | Go / ours |",
         if before.is_some() {
             " before | before / floor |"
         } else {
@@ -428,30 +428,33 @@ fn main() {
         let (floor, hit) = (t[0], t[1]);
         let before_cells = match columns.before.map(|i| t[i]) {
             Some(b) => format!(
-                " {} ({}) | {:.2}x |",
+                " {} ({}) | {:.2}x ({:.2}x) |",
                 ms(b.median),
                 ms(b.min),
-                b.median / floor.median
+                b.median / floor.median,
+                b.min / floor.min
             ),
             None if before.is_some() => " | |".into(),
             None => String::new(),
         };
         let go_cells = match columns.go.map(|i| t[i]) {
             Some(g) => format!(
-                "{} ({}) | {:.1}x",
+                "{} ({}) | {:.1}x ({:.1}x)",
                 ms(g.median),
                 ms(g.min),
-                g.median / hit.median
+                g.median / hit.median,
+                g.min / hit.min
             ),
             None => "| ".into(),
         };
         println!(
-            "| {label} | {} ({}) | {} ({}) | **{:.2}x** |{before_cells} {go_cells} |",
+            "| {label} | {} ({}) | {} ({}) | **{:.2}x** ({:.2}x) |{before_cells} {go_cells} |",
             ms(floor.median),
             ms(floor.min),
             ms(hit.median),
             ms(hit.min),
-            hit.median / floor.median
+            hit.median / floor.median,
+            hit.min / floor.min
         );
     }
     println!();
