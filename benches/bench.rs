@@ -1,16 +1,28 @@
-//! Benchmark: what a `get` costs on a cache hit and a miss, against the spawn floor and the Go
-//! helper, in one interleaved run on this machine. Reports figures; asserts nothing about time.
+//! Benchmark: what a `get` costs on a cache hit, by the reference method of
+//! `../shared/bench/README.md`, against the spawn floor and the Go helper, for AWS configs of
+//! every size; then peak RSS, a cold `get` and the herd. Reports figures; asserts nothing about
+//! time (only that no hit made an API call).
 //!
-//! Run with `scripts/bench` (which also isolates the Go helper from the network), or
-//! `cargo bench --bench bench`. Knobs: `BENCH_ITERATIONS` (hit runs per command, default 300),
-//! `BENCH_COLD` (cold runs, default 20), `BENCH_GO_HELPER` (path of the Go helper; default
-//! `/usr/bin/docker-credential-ecr-login` when that is Debian's `amazon-ecr-credential-helper`;
-//! `none` leaves it out). The Go helper must run without network (it would call AWS on a miss):
-//! `scripts/bench` runs everything in a private network namespace.
+//! Run with `scripts/bench`, which builds the reference tools and the release binary, finds the
+//! Go helper, and isolates everything from the network. The harness itself needs:
+//! - `BENCH_SPAWNBENCH`: the reference timer (`spawnbench.c`, compiled): it starts each command
+//!   with `posix_spawn`, stdin from a file, stdout and stderr to /dev/null, interleaves the
+//!   commands round by round and prints each one's median and minimum in microseconds;
+//! - `BENCH_GEN_SSO_CONFIG`: the reference config generator (`gen-sso-config N FILE`);
+//! - optional: `BENCH_BIN` (our binary; default the one cargo built beside the harness),
+//!   `BENCH_GO_HELPER` (the Go helper, `none` to leave it out; default
+//!   `/usr/bin/docker-credential-ecr-login` when Debian's package installed it), `BENCH_ROUNDS`
+//!   (timed rounds per row, default 200), `BENCH_COLD` (cold rounds, default 20),
+//!   `BENCH_SIZES` (profile counts, default `300,3000,9000`), `BENCH_BEFORE` (another build of
+//!   ours, e.g. the base commit's, timed in the same interleaved rounds: the cache file format
+//!   is the same, the keys differ, so both fill and hit the one cache).
 //!
-//! Other builds of ours: `BENCH_BIN=PATH` measures that binary instead of the one cargo built
-//! beside the bench; `BENCH_EXTRA="LABEL=PATH,LABEL=PATH"` adds more binaries of ours to the
-//! interleaved hit runs (environment keys), e.g. a dynamic and a static build side by side.
+//! Each row runs in a fresh temporary home with the reference environment: environment keys,
+//! `AWS_CONFIG_FILE` naming the row's config (a missing file for "none"), a missing credentials
+//! file, the cache in the home, the endpoints on a loopback fake; one `get` (the miss), one more
+//! (a hit), then the timed rounds. The Go helper's own cache (`cache.json`) is filled in the same
+//! directory. Configs are timed once they are more than two seconds old, as real ones are: a
+//! file changed within two seconds of a read is read again ([`ecr_login`]'s memo rule).
 //!
 //! `BENCH_PREPARE=DIR` only prepares a cache hit for `scripts/profile-hit`: it writes a home,
 //! an AWS config and a filled cache under DIR, checks that a miss fetched a token through an
@@ -30,68 +42,6 @@ use std::time::{Duration, Instant};
 const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 const ACCESS_KEY: &str = "AKIABENCHBENCHBENCH1";
 const PASSWORD: &str = "bench-password";
-
-struct Sample {
-    wall: Duration,
-    /// User plus system CPU time of the child: steadier than wall time on a busy machine.
-    cpu: Duration,
-    max_rss_kib: i64,
-}
-
-/// Runs `cmd` with `stdin`, measuring wall time from spawn to reap and the child's peak RSS.
-fn measure(cmd: &mut Command, stdin: &[u8]) -> Sample {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let started = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives the rusage
-    let mut child = cmd.spawn().expect("spawn");
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin);
-    }
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(rc, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Sample {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss,
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
-}
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-fn setup(fake: &fake_aws::FakeAws) -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env = setup_env(dir.path(), &fake.url());
-    Setup { _dir: dir, env }
-}
 
 /// The environment of a `get` with keys in the environment, everything else under `base`.
 fn setup_env(base: &Path, endpoint: &str) -> Vec<(String, String)> {
@@ -202,9 +152,6 @@ fn go_helper() -> Option<PathBuf> {
         .then_some(path)
 }
 
-/// A command to time: name, program, arguments, environment.
-type Run<'a> = (&'a str, &'a PathBuf, Vec<&'a str>, &'a [(String, String)]);
-
 /// Runs `bin get` once with `env` and returns whether it answered with the bench password.
 fn answers(bin: &Path, env: &[(String, String)], input: &[u8]) -> bool {
     command(bin, &["get"], env)
@@ -228,22 +175,138 @@ fn env_value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// `BENCH_EXTRA`: `LABEL=PATH` pairs, comma-separated.
-fn extra_binaries() -> Vec<(String, PathBuf)> {
-    let Ok(spec) = std::env::var("BENCH_EXTRA") else {
-        return Vec::new();
-    };
-    spec.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|pair| {
-            let (label, path) = pair
-                .split_once('=')
-                .unwrap_or_else(|| panic!("BENCH_EXTRA: {pair:?} is not LABEL=PATH"));
-            let path = PathBuf::from(path.trim());
-            assert!(path.is_file(), "BENCH_EXTRA: no file {}", path.display());
-            (format!("ecr-login hit, env, {}", label.trim()), path)
+/// One command's figures from a spawnbench run, in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    median: f64,
+    min: f64,
+}
+
+/// Runs `spawnbench rounds input -- CMD... [-- CMD...]` with exactly `env`, and returns each
+/// command's median and minimum.
+fn spawnbench(
+    spawnbench: &Path,
+    rounds: usize,
+    input: &Path,
+    commands: &[Vec<String>],
+    env: &[(String, String)],
+) -> Vec<Timing> {
+    let mut cmd = Command::new(spawnbench);
+    cmd.arg(rounds.to_string()).arg(input);
+    for c in commands {
+        cmd.arg("--").args(c);
+    }
+    let out = cmd
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run spawnbench");
+    assert!(out.status.success(), "spawnbench failed: {:?}", out.status);
+    let timings: Vec<Timing> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let mut f = line
+                .split_whitespace()
+                .map(|v| v.parse::<f64>().expect("a number"));
+            Timing {
+                median: f.next().expect("median"),
+                min: f.next().expect("min"),
+            }
         })
-        .collect()
+        .collect();
+    assert_eq!(
+        timings.len(),
+        commands.len(),
+        "spawnbench printed {timings:?}"
+    );
+    timings
+}
+
+/// `/usr/bin/time -f %M BIN get < input`: peak RSS in KiB.
+fn peak_rss_kib(bin: &Path, env: &[(String, String)], input: &Path) -> u64 {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(bin)
+        .arg("get")
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::fs::File::open(input).expect("input"))
+        .stdout(Stdio::null())
+        .output()
+        .expect("run /usr/bin/time");
+    assert!(
+        out.status.success(),
+        "{} get failed under /usr/bin/time",
+        bin.display()
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("/usr/bin/time printed the peak RSS")
+}
+
+fn required_path(var: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{var} is not set: run scripts/bench"));
+    assert!(path.is_file(), "{var}: no file {}", path.display());
+    path
+}
+
+/// Waits until `path`'s ctime is more than two seconds old (see the module's doc).
+fn settle(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("stat the config");
+    let ctime = meta.ctime() as f64 + meta.ctime_nsec() as f64 / 1e9;
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        if now > ctime + 2.2 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where the optional commands are in a row's timings.
+#[derive(Default)]
+struct Columns {
+    before: Option<usize>,
+    go: Option<usize>,
+}
+
+/// One row: a config, and the environment of a hit under it.
+struct Row {
+    label: String,
+    _dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+fn row(label: &str, fake: &fake_aws::FakeAws, gen_sso_config: &Path, profiles: usize) -> Row {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = setup_env(dir.path(), &fake.url());
+    let config = PathBuf::from(env_value(&env, "AWS_CONFIG_FILE"));
+    if profiles > 0 {
+        let status = Command::new(gen_sso_config)
+            .arg(profiles.to_string())
+            .arg(&config)
+            .status()
+            .expect("run gen-sso-config");
+        assert!(status.success(), "gen-sso-config {profiles} failed");
+    }
+    Row {
+        label: label.to_string(),
+        _dir: dir,
+        env,
+    }
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.3} ms", us / 1000.0)
 }
 
 fn main() {
@@ -254,196 +317,219 @@ fn main() {
         prepare(&ours, Path::new(&dir));
         return;
     }
-    let extras = extra_binaries();
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let cold_runs: usize = std::env::var("BENCH_COLD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let spawnbench_bin = required_path("BENCH_SPAWNBENCH");
+    let gen_sso_config = required_path("BENCH_GEN_SSO_CONFIG");
+    let number = |var: &str, default: usize| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = number("BENCH_ROUNDS", 200);
+    let cold_rounds = number("BENCH_COLD", 20);
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "300,3000,9000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let before = std::env::var_os("BENCH_BEFORE").map(PathBuf::from);
     let fake = fake_aws::FakeAws::start();
     fake.set_password(PASSWORD);
-    let s = setup(&fake);
-    let input = HOST.as_bytes();
-
-    // A second identity setup, common on laptops and CI: a profile whose credentials come from
-    // `credential_process` (aws-vault, granted, SSO wrappers). Same key id, so the Go helper's
-    // cache key is the same; ours is keyed by the profile.
-    let config = PathBuf::from(env_value(&s.env, "AWS_CONFIG_FILE"));
-    // A script path, not a shell line: the Go SDK does not run the command through a shell.
-    let script = config.with_file_name("credentials.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho '{{\"Version\":1,\"AccessKeyId\":\"{ACCESS_KEY}\",\"SecretAccessKey\":\"bench-secret-key\"}}'\n"
-        ),
-    )
-    .expect("write credential_process script");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod credential_process script");
-    std::fs::write(
-        &config,
-        format!(
-            "[profile bench]\ncredential_process = {}\n",
-            script.display()
-        ),
-    )
-    .expect("write AWS config");
-    let process_env: Vec<(String, String)> = s
-        .env
-        .iter()
-        .filter(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && !k.starts_with("AWS_SECRET"))
-        .cloned()
-        .chain([("AWS_PROFILE".to_string(), "bench".to_string())])
-        .collect();
-
-    // Fill our cache for both setups and check the answers.
-    assert!(answers(&ours, &s.env, input), "our get failed");
-    assert!(
-        answers(&ours, &process_env, input),
-        "our get with credential_process failed"
-    );
-    for (label, bin) in &extras {
-        assert!(answers(bin, &s.env, input), "{label}: get failed");
+    let go = go_helper();
+    let work = tempfile::tempdir().expect("tempdir");
+    let input = work.path().join("input");
+    std::fs::write(&input, HOST).expect("write the input");
+    let cat = "/bin/cat".to_string();
+    let ours_s = ours.display().to_string();
+    println!("ours: {ours_s}");
+    if let Some(b) = &before {
+        println!("before: {}", b.display());
     }
-    let calls_after_fill = fake.total();
+    match &go {
+        Some(go) => println!("Go helper: {}", go.display()),
+        None => println!("Go helper: left out"),
+    }
 
-    let go = go_helper().and_then(|go| {
-        fill_go_cache(Path::new(env_value(&s.env, "AWS_ECR_CACHE_DIR")));
-        if answers(&go, &s.env, input) && answers(&go, &process_env, input) {
-            Some(go)
-        } else {
-            println!(
-                "Go helper at {}: its cache was not hit; left out",
-                go.display()
+    // Every config first, so that they have aged past the racy window when their turn comes.
+    let mut rows = vec![row("none (environment keys)", &fake, &gen_sso_config, 0)];
+    for n in &sizes {
+        rows.push(row(
+            &format!("{n} sso-session profiles"),
+            &fake,
+            &gen_sso_config,
+            *n,
+        ));
+    }
+    let mut table = Vec::new();
+    for r in &rows {
+        let config = PathBuf::from(env_value(&r.env, "AWS_CONFIG_FILE"));
+        if config.exists() {
+            settle(&config);
+        }
+        assert!(
+            answers(&ours, &r.env, HOST.as_bytes()),
+            "{}: our miss failed",
+            r.label
+        );
+        assert!(
+            answers(&ours, &r.env, HOST.as_bytes()),
+            "{}: our hit failed",
+            r.label
+        );
+        let mut commands = vec![vec![cat.clone()], vec![ours_s.clone(), "get".into()]];
+        let mut columns = Columns::default();
+        if let Some(b) = &before {
+            assert!(
+                answers(b, &r.env, HOST.as_bytes()),
+                "{}: before's miss failed",
+                r.label
             );
-            None
+            assert!(
+                answers(b, &r.env, HOST.as_bytes()),
+                "{}: before's hit failed",
+                r.label
+            );
+            columns.before = Some(commands.len());
+            commands.push(vec![b.display().to_string(), "get".into()]);
         }
-    });
-    let cat = PathBuf::from("/bin/cat");
+        if let Some(go) = &go {
+            fill_go_cache(Path::new(env_value(&r.env, "AWS_ECR_CACHE_DIR")));
+            if answers(go, &r.env, HOST.as_bytes()) {
+                columns.go = Some(commands.len());
+                commands.push(vec![go.display().to_string(), "get".into()]);
+            } else {
+                println!("{}: the Go helper's cache was not hit; left out", r.label);
+            }
+        }
+        let calls = fake.total();
+        let t = spawnbench(&spawnbench_bin, rounds, &input, &commands, &r.env);
+        assert_eq!(fake.total(), calls, "{}: a hit made an API call", r.label);
+        table.push((r.label.clone(), t, columns));
+    }
 
-    // Interleaved: floor, ours, Go, floor, ours, Go, ...
-    let mut runs: Vec<Run> = vec![
-        ("floor (/bin/cat)", &cat, vec![], &s.env),
-        ("ecr-login hit, env keys", &ours, vec!["get"], &s.env),
-        (
-            "ecr-login hit, cred_process",
-            &ours,
-            vec!["get"],
-            &process_env,
-        ),
-    ];
-    for (label, bin) in &extras {
-        runs.push((label, bin, vec!["get"], &s.env));
-    }
-    let go_first = runs.len();
-    if let Some(go) = &go {
-        runs.push(("Go helper hit, env keys", go, vec!["get"], &s.env));
-        runs.push(("Go helper hit, cred_process", go, vec!["get"], &process_env));
-    }
-    let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
-    let mut cpus: Vec<Vec<Duration>> = vec![Vec::new(); runs.len()];
-    let mut rss: Vec<i64> = vec![0; runs.len()];
-    for _ in 0..iterations {
-        for (i, (_, bin, args, env)) in runs.iter().enumerate() {
-            let sample = measure(&mut command(bin, args, env), input);
-            walls[i].push(sample.wall);
-            cpus[i].push(sample.cpu);
-            rss[i] = rss[i].max(sample.max_rss_kib);
-        }
-    }
-    assert_eq!(fake.total(), calls_after_fill, "a hit made an API call");
-    let medians: Vec<Duration> = walls.iter().map(|w| median(w.clone())).collect();
-    let floor = medians[0];
-    println!("# ecr-login benchmark ({iterations} interleaved runs each)");
-    let cpu_medians: Vec<Duration> = cpus.iter().map(|c| median(c.clone())).collect();
+    println!();
     println!(
-        "{:<40} {:>12} {:>12} {:>9} {:>12} {:>9} {:>14}",
-        "command", "wall median", "wall p90", "x floor", "CPU median", "x floor", "peak RSS"
+        "# hit, reference method: {rounds} interleaved rounds, posix_spawn, medians (minima in brackets)"
     );
-    for (i, (name, _, _, _)) in runs.iter().enumerate() {
+    println!();
+    println!(
+        "| AWS config | floor (`cat`) | ecr-login hit | ours / floor (of minima) |{} Go helper hit | Go / ours |",
+        if before.is_some() {
+            " before | before / floor |"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "| --- | --- | --- | --- |{} --- | --- |",
+        if before.is_some() { " --- | --- |" } else { "" }
+    );
+    for (label, t, columns) in &table {
+        let (floor, hit) = (t[0], t[1]);
+        let before_cells = match columns.before.map(|i| t[i]) {
+            Some(b) => format!(
+                " {} ({}) | {:.2}x ({:.2}x) |",
+                ms(b.median),
+                ms(b.min),
+                b.median / floor.median,
+                b.min / floor.min
+            ),
+            None if before.is_some() => " | |".into(),
+            None => String::new(),
+        };
+        let go_cells = match columns.go.map(|i| t[i]) {
+            Some(g) => format!(
+                "{} ({}) | {:.1}x ({:.1}x)",
+                ms(g.median),
+                ms(g.min),
+                g.median / hit.median,
+                g.min / hit.min
+            ),
+            None => "| ".into(),
+        };
         println!(
-            "{:<40} {:>12} {:>12} {:>9.2} {:>12} {:>9.2} {:>10} KiB",
-            name,
-            ms(medians[i]),
-            ms(percentile(walls[i].clone(), 0.9)),
-            medians[i].as_secs_f64() / floor.as_secs_f64(),
-            ms(cpu_medians[i]),
-            cpu_medians[i].as_secs_f64() / cpu_medians[0].as_secs_f64().max(1e-9),
-            rss[i]
+            "| {label} | {} ({}) | {} ({}) | **{:.2}x** ({:.2}x) |{before_cells} {go_cells} |",
+            ms(floor.median),
+            ms(floor.min),
+            ms(hit.median),
+            ms(hit.min),
+            hit.median / floor.median,
+            hit.min / floor.min
         );
     }
-    if go.is_some() {
-        for (what, ours_i, go_i) in [
-            ("env keys", 1, go_first),
-            ("credential_process", 2, go_first + 1),
-        ] {
-            let ratio = medians[go_i].as_secs_f64() / medians[ours_i].as_secs_f64();
-            let over = |i: usize| (medians[i].saturating_sub(floor)).as_secs_f64() * 1000.0;
-            println!(
-                "Go helper / ecr-login on a hit ({what}): {ratio:.1}x in wall time; above the spawn floor: {:.3} ms vs {:.3} ms ({:.1}x)",
-                over(go_i),
-                over(ours_i),
-                over(go_i) / over(ours_i).max(0.001)
+    println!();
+
+    // Peak RSS with the largest config.
+    if let Some(r) = rows.last() {
+        let kib = peak_rss_kib(&ours, &r.env, &input);
+        print!(
+            "peak RSS of a hit, {}: ecr-login {:.1} MiB ({kib} KiB)",
+            r.label,
+            kib as f64 / 1024.0
+        );
+        if let Some(go) = &go {
+            let go_kib = peak_rss_kib(go, &r.env, &input);
+            print!(
+                ", Go helper {:.1} MiB ({go_kib} KiB)",
+                go_kib as f64 / 1024.0
             );
         }
+        println!();
+        if let Some(b) = &before {
+            let kib = peak_rss_kib(b, &r.env, &input);
+            println!(
+                "peak RSS of a hit, {}: before {:.1} MiB ({kib} KiB)",
+                r.label,
+                kib as f64 / 1024.0
+            );
+        }
+        let mut miss_env = r.env.clone();
+        miss_env.push(("AWS_ECR_DISABLE_CACHE".into(), "1".into()));
+        let kib = peak_rss_kib(&ours, &miss_env, &input);
+        println!(
+            "peak RSS of a miss (no cache), {}: ecr-login {:.1} MiB ({kib} KiB)",
+            r.label,
+            kib as f64 / 1024.0
+        );
     }
 
-    // Cold: no cache, every call fetches from the loopback fake.
-    let mut cold_env = s.env.clone();
+    // Cold: no cache, every call fetches from the loopback fake; no config.
+    let mut cold_env = rows[0].env.clone();
     cold_env.push(("AWS_ECR_DISABLE_CACHE".into(), "1".into()));
-    let mut cold = Vec::new();
-    let mut cold_rss = 0;
-    for _ in 0..cold_runs {
-        let sample = measure(&mut command(&ours, &["get"], &cold_env), input);
-        cold.push(sample.wall);
-        cold_rss = cold_rss.max(sample.max_rss_kib);
+    let mut commands = vec![vec![cat.clone()], vec![ours_s.clone(), "get".into()]];
+    if let Some(b) = &before {
+        commands.push(vec![b.display().to_string(), "get".into()]);
     }
-    println!(
-        "{:<40} {:>12} {:>12} {:>9.2} {:>12} {:>9} {:>10} KiB",
-        "ecr-login get (cold)",
-        ms(median(cold.clone())),
-        ms(percentile(cold.clone(), 0.9)),
-        median(cold).as_secs_f64() / floor.as_secs_f64(),
-        "",
-        "",
-        cold_rss
-    );
-    // Where a cold call's time goes, from the debug log.
-    cold_env.push(("AWS_ECR_LOG_LEVEL".into(), "debug".into()));
-    let out = command(&ours, &["get"], &cold_env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().expect("stdin").write_all(input)?;
-            c.wait_with_output()
-        })
-        .expect("cold debug run");
-    println!("cold call breakdown (AWS_ECR_LOG_LEVEL=debug):");
-    for line in String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(" in "))
-    {
-        println!("  {line}");
+    let t = spawnbench(&spawnbench_bin, cold_rounds, &input, &commands, &cold_env);
+    for (i, who) in [(1, "ecr-login"), (2, "before")] {
+        if let Some(c) = t.get(i) {
+            println!(
+                "cold get, {who} (no cache, fake ECR on loopback, {cold_rounds} rounds): {} median, {} min ({:.1}x the floor)",
+                ms(c.median),
+                ms(c.min),
+                c.median / t[0].median
+            );
+        }
     }
 
     // The herd: 64 concurrent cold calls for one region and identity.
-    let herd = setup(&fake);
+    let herd_dir = tempfile::tempdir().expect("tempdir");
+    let herd_env = setup_env(herd_dir.path(), &fake.url());
     fake.set_delay(Duration::from_millis(500));
     let before = fake.total();
     let started = Instant::now();
     let children: Vec<_> = (0..64)
         .map(|_| {
-            let mut c = command(&ours, &["get"], &herd.env);
+            let mut c = command(&ours, &["get"], &herd_env);
             c.stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             let mut child = c.spawn().expect("spawn");
-            let _ = child.stdin.take().expect("stdin").write_all(input);
+            let _ = child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(HOST.as_bytes());
             child
         })
         .collect();
@@ -453,16 +539,14 @@ fn main() {
         .filter(|s| s.success())
         .count();
     println!(
-        "herd: 64 concurrent cold gets, endpoint answering after 500 ms: {} wall, {ok}/64 succeeded, {} API call(s)",
-        ms(started.elapsed()),
+        "herd: 64 concurrent cold gets, endpoint answering after 500 ms: {:.0} ms wall, {ok}/64 succeeded, {} API call(s)",
+        started.elapsed().as_secs_f64() * 1000.0,
         fake.total() - before
     );
-    for bin in std::iter::once(&ours).chain(extras.iter().map(|(_, bin)| bin)) {
-        let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
-        println!(
-            "binary size: {:.2} MiB ({})",
-            size as f64 / 1048576.0,
-            bin.display()
-        );
-    }
+    let size = std::fs::metadata(&ours).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "binary size: {:.2} MiB ({})",
+        size as f64 / 1048576.0,
+        ours.display()
+    );
 }

@@ -2,8 +2,9 @@
 //! under, so that it holds back exactly the callers who would fail the same way and nobody who
 //! has fixed the problem.
 //!
-//! The cache key names an identity without its secrets (a key id, not the secret key) and
-//! without the state that credential tools keep on the side (SSO and `aws login` token caches,
+//! The cache key names an identity without its secrets (a key id, not the secret key), and
+//! the shared files by their state (an edit of either is a new key already), but not the state
+//! that credential tools keep on the side (SSO and `aws login` token caches,
 //! web identity token files). Those are what a user changes to fix a refused call: a corrected
 //! secret, `aws sso login`, a new token. They are hashed here, only when a failure is recorded
 //! or consulted, never on a cache hit.
@@ -38,9 +39,6 @@ pub(crate) fn inputs(cx: &Context, source: &CredentialSource) -> String {
         if let Some(value) = cx.settings.get(name) {
             hash.feed(name, value);
         }
-    }
-    for file in [&cx.files.config, &cx.files.credentials] {
-        hash.feed("file", file.contents.as_deref().unwrap_or("\0missing"));
     }
     for path in token_files(cx, source) {
         feed_file(&mut hash, &path);

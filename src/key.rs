@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever what goes into a key changes, so that old keys are never matched.
-const KEY_VERSION: &str = "2";
+const KEY_VERSION: &str = "3";
 
 /// A credential_process script up to this size is hashed whole; a larger executable (a
 /// compiled program) is known by its inode, size and times, which an edit in place changes.

@@ -31,6 +31,7 @@ pub(crate) mod kubelet;
 pub(crate) mod log;
 pub(crate) mod login_password;
 pub(crate) mod man;
+pub(crate) mod memo;
 pub(crate) mod pod_role;
 pub(crate) mod policy;
 pub mod process;

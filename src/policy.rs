@@ -74,8 +74,8 @@ pub struct Failure {
     /// jitter"). Old records read as 1, the whole window.
     #[serde(default = "full_window")]
     pub window: f64,
-    /// A hash of what the failed attempt used beyond the cache key (secret keys, the shared
-    /// files' bytes, token files, SSO and login caches; see `crate::attempt`). A caller whose
+    /// A hash of what the failed attempt used beyond the cache key (secret keys, token files,
+    /// SSO and login caches; see `crate::attempt`). A caller whose
     /// inputs differ may have fixed the problem: the record does not hold it.
     #[serde(default)]
     pub inputs: String,

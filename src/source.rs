@@ -130,7 +130,7 @@ pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
         format!("profile {name} ({})", choice.describe()),
     );
     let explicit = choice != crate::aws_files::ProfileChoice::Default;
-    let profiles = match &cx.files.profiles {
+    let profiles = match cx.files.profiles() {
         Ok(p) => p,
         Err(e) => {
             out.profile_kind = Some(ProfileKind::Unknown);

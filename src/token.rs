@@ -54,13 +54,15 @@ pub struct Context {
 }
 
 impl Context {
+    /// The shared files are found and opened here, and read only when something needs their
+    /// contents: the key's material comes from the memo in the cache directory when it can.
     pub fn load(settings: Settings) -> Result<Context, Error> {
-        let files = AwsFiles::load(&settings).map_err(|e| {
+        let mut cache = Cache::from_settings(&settings);
+        let files = AwsFiles::open(&settings, cache.dir()).map_err(|e| {
             Error::Config(format!(
                 "{e}; the AWS SDK reads this file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
             ))
         })?;
-        let mut cache = Cache::from_settings(&settings);
         if files.too_large_to_key {
             warning!(
                 "an AWS config file is larger than {} MiB; working without the cache for this call",

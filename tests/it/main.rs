@@ -23,6 +23,7 @@ mod kubelet;
 mod load;
 mod logging;
 mod login;
+mod memo;
 mod refresh;
 mod security;
 mod trust;

@@ -569,6 +569,24 @@ fn credential_endpoint(
         ("imds", role.to_string())
     } else if let Some(role) = path.strip_prefix("/latest/meta-data/iam/security-credentials/") {
         ("imds", creds(format!("ASIAIMDS{}", tag(role))))
+    } else if let Some(query) = path.strip_prefix("/federation/credentials?") {
+        // IAM Identity Center's GetRoleCredentials (`AWS_ENDPOINT_URL_SSO`): keys named after
+        // the account and role asked for, counted as `sso`.
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let who = tag(&format!("{}{}", param("role_name"), param("account_id")));
+        let key_id = format!("ASIASSO{}", &who[who.len().saturating_sub(8)..]);
+        (
+            "sso",
+            format!(
+                r#"{{"roleCredentials":{{"accessKeyId":"{key_id}","secretAccessKey":"sso-secret","sessionToken":"sso-session","expiration":4070908800000}}}}"#
+            ),
+        )
     } else {
         return None;
     };
