@@ -763,6 +763,51 @@ fn check_tuned_path(world: &World, timeout: f64) -> bool {
     a.calls == b.calls && a.all_served == b.all_served && a.slowest_wait == b.slowest_wait
 }
 
+/// `FLEET_TRY`: more behaviours for the table, `;`-separated, each
+/// `SHAPE:BASE:CAP:MIN_WINDOW:SDK_ATTEMPTS[:TIMEOUT]` with SHAPE one of exact, full, equal,
+/// decorrelated (e.g. `full:30:30:5:3`), run through the tuned path with the plugin retrying.
+fn tried(timeout: f64) -> Vec<(String, Policy)> {
+    let Ok(spec) = std::env::var("FLEET_TRY") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let parts: Vec<&str> = item.split(':').collect();
+        let shape = match parts.first().copied() {
+            Some("exact") => Some(Shape::Exact),
+            Some("full") => Some(Shape::Full),
+            Some("equal") => Some(Shape::Equal),
+            Some("decorrelated") => Some(Shape::Decorrelated),
+            _ => None,
+        };
+        let num = |i: usize| parts.get(i).and_then(|p| p.parse::<f64>().ok());
+        let (Some(shape), Some(base), Some(cap), Some(min_window), Some(sdk)) =
+            (shape, num(1), num(2), num(3), num(4))
+        else {
+            eprintln!(
+                "fleet: FLEET_TRY item {item:?} is not SHAPE:BASE:CAP:MIN_WINDOW:SDK_ATTEMPTS[:TIMEOUT]; skipped"
+            );
+            continue;
+        };
+        let policy = Policy {
+            shape,
+            tuned: Some(Tuning {
+                backoff: Backoff {
+                    base,
+                    cap,
+                    min_window,
+                },
+                min_try: MIN_TRY.as_secs_f64(),
+                sdk_attempts: (sdk as u32).clamp(1, 10),
+            }),
+            plugin_retries: true,
+            timeout: num(5).unwrap_or(timeout).clamp(1.0, 600.0),
+        };
+        out.push((format!("try {}", out.len() + 1), policy));
+    }
+    out
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("FLEET_NODES")
         .unwrap_or_else(|_| "2000".into())
@@ -783,6 +828,7 @@ fn main() {
          SDK {SDK_ATTEMPTS} attempts, plugin timeout {timeout:.0} s, latency {:.2} s; worst of {} seeds from {}",
         world.arrival, world.latency, world.seeds, world.seed
     );
+    let tried = tried(timeout);
     for &nodes in &sizes {
         world.nodes = nodes;
         println!();
@@ -795,6 +841,12 @@ fn main() {
         header();
         row(&world, "exact", &world.run(&Policy::exact(timeout)));
         row(&world, "jittered", &world.run(&Policy::jittered(timeout)));
+        for (label, policy) in &tried {
+            row(&world, label, &world.run(policy));
+        }
+    }
+    for (label, policy) in &tried {
+        println!("{label}: {}", policy.describe());
     }
     if std::env::var("FLEET_EXPLORE").is_ok_and(|v| v == "1") {
         world.nodes = sizes.first().copied().unwrap_or(2000);
