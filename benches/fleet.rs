@@ -31,8 +31,11 @@
 //! Run: `cargo bench --bench fleet`. Knobs (environment): `FLEET_NODES` (default 2000; a
 //! comma-separated list runs each), `FLEET_SEED` (first seed, default 1), `FLEET_SEEDS` (seeds
 //! per figure, default 5: the table shows the worst seed), `FLEET_TIMEOUT` (30),
-//! `FLEET_LATENCY` (0.1 s), `FLEET_ARRIVAL` (60 s), `FLEET_EXPLORE=1` (also search backoff
-//! parameters and shapes for the target: within 1.25x the quota's bound, at most 2N calls).
+//! `FLEET_LATENCY` (0.1 s), `FLEET_ARRIVAL` (60 s), `FLEET_TRY` (more rows: other shapes and
+//! parameters, see [`tried`]), `FLEET_EXPLORE=1` (also search backoff parameters and shapes
+//! for the target: every node served within 1.25x the bound, at most 2N calls).
+//!
+//! The bound is the quota's: `(N - 200) / 20` seconds, and never less than the arrivals take.
 
 use ecr_login::for_benches::{
     Backoff, Decision, Failure, FailureKind, MIN_TRY, NO_TOKEN_BACKOFF, decide, next_try,

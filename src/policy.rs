@@ -111,6 +111,8 @@ pub struct Backoff {
 }
 
 /// Backoff without a usable token: callers are waiting on us, so the window is short.
+/// `benches/fleet.rs` measures it against a fleet throttled together (and other shapes
+/// beside it, through this same code).
 pub const NO_TOKEN_BACKOFF: Backoff = Backoff {
     base: 5.0,
     cap: 60.0,
