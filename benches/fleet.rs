@@ -470,9 +470,11 @@ struct World {
 
 impl World {
     /// The earliest every node can have a token: the bucket's burst, then its rate, and no
-    /// earlier than the last arrival.
+    /// earlier than the last arrival (nor than one answer).
     fn bound(&self) -> f64 {
-        ((self.nodes as f64 - BUCKET_BURST) / BUCKET_RATE).max(self.arrival)
+        ((self.nodes as f64 - BUCKET_BURST) / BUCKET_RATE)
+            .max(self.arrival)
+            .max(self.latency)
     }
 
     fn meets_target(&self, f: &Figures) -> bool {
@@ -507,6 +509,17 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
             default
         }),
         Err(_) => default,
+    }
+}
+
+/// A number of seconds from the environment, finite and within `lo..=hi`.
+fn env_secs(name: &str, default: f64, lo: f64, hi: f64) -> f64 {
+    let v: f64 = env(name, default);
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        v
+    } else {
+        eprintln!("fleet: {name} must be between {lo} and {hi} seconds; using {default}");
+        default
     }
 }
 
@@ -783,7 +796,12 @@ fn tried(timeout: f64) -> Vec<(String, Policy)> {
             Some("decorrelated") => Some(Shape::Decorrelated),
             _ => None,
         };
-        let num = |i: usize| parts.get(i).and_then(|p| p.parse::<f64>().ok());
+        let num = |i: usize| {
+            parts
+                .get(i)
+                .and_then(|p| p.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && (0.0..=3600.0).contains(v))
+        };
         let (Some(shape), Some(base), Some(cap), Some(min_window), Some(sdk)) =
             (shape, num(1), num(2), num(3), num(4))
         else {
@@ -806,25 +824,35 @@ fn tried(timeout: f64) -> Vec<(String, Policy)> {
             plugin_retries: true,
             timeout: num(5).unwrap_or(timeout).clamp(1.0, 600.0),
         };
+        if policy.backoff().cap < policy.backoff().base {
+            eprintln!("fleet: FLEET_TRY item {item:?} has a cap below its base; skipped");
+            continue;
+        }
         out.push((format!("try {}", out.len() + 1), policy));
     }
     out
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("FLEET_NODES")
+    let mut sizes: Vec<usize> = std::env::var("FLEET_NODES")
         .unwrap_or_else(|_| "2000".into())
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
-        .filter(|&n| n > 0)
+        .filter(|&n| (1..=1_000_000).contains(&n))
         .collect();
-    let timeout: f64 = env("FLEET_TIMEOUT", 30.0_f64).clamp(1.0, 600.0);
+    if sizes.is_empty() {
+        eprintln!(
+            "fleet: FLEET_NODES takes node counts (1 to 1000000), comma-separated; using 2000"
+        );
+        sizes.push(2000);
+    }
+    let timeout = env_secs("FLEET_TIMEOUT", 30.0, 1.0, 600.0);
     let mut world = World {
         nodes: 0,
         seed: env("FLEET_SEED", 1),
-        seeds: env("FLEET_SEEDS", 5_u64).max(1),
-        arrival: env("FLEET_ARRIVAL", 60.0_f64).max(0.0),
-        latency: env("FLEET_LATENCY", 0.1_f64).max(0.0),
+        seeds: env("FLEET_SEEDS", 5_u64).clamp(1, 100),
+        arrival: env_secs("FLEET_ARRIVAL", 60.0, 0.0, 3600.0),
+        latency: env_secs("FLEET_LATENCY", 0.1, 0.0, 10.0),
     };
     println!(
         "fleet: nodes arriving over {:.0} s, one account and region, bucket {BUCKET_RATE}/s burst {BUCKET_BURST}, \
