@@ -49,6 +49,8 @@ pub(crate) mod web_identity;
 /// (`benches/fleet.rs`), which must run the real code, not a model of it. Not an API.
 #[doc(hidden)]
 pub mod for_benches {
-    pub use crate::policy::{Decision, Failure, FailureKind, Lifetime, decide, jitter};
-    pub use crate::token::next_try;
+    pub use crate::policy::{
+        Backoff, Decision, Failure, FailureKind, Lifetime, NO_TOKEN_BACKOFF, decide, jitter,
+    };
+    pub use crate::token::{MIN_TRY, next_try, next_try_with, record_reserve};
 }

@@ -99,35 +99,81 @@ fn full_window() -> f64 {
     1.0
 }
 
+/// A doubling backoff: `base` seconds after the first failure, doubling to `cap`, of which a
+/// machine leaves AWS alone for its jittered share, but never less than `min_window`. Data
+/// rather than bare constants so that the fleet simulation (`benches/fleet.rs`) can try other
+/// shapes through this very code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base: f64,
+    pub cap: f64,
+    pub min_window: f64,
+}
+
 /// Backoff without a usable token: callers are waiting on us, so the window is short.
-const NO_TOKEN_BACKOFF: (f64, f64) = (5.0, 60.0);
+/// `benches/fleet.rs` measures it against a fleet throttled together (and other shapes
+/// beside it, through this same code).
+pub const NO_TOKEN_BACKOFF: Backoff = Backoff {
+    base: 5.0,
+    cap: 60.0,
+    min_window: MIN_WINDOW,
+};
 /// Backoff with a usable token: it carries callers through, so AWS is left alone longer.
-const WITH_TOKEN_BACKOFF: (f64, f64) = (30.0, 600.0);
+pub const WITH_TOKEN_BACKOFF: Backoff = Backoff {
+    base: 30.0,
+    cap: 600.0,
+    min_window: MIN_WINDOW,
+};
 /// However small the jittered window, one failure holds a herd for this long.
 const MIN_WINDOW: f64 = 1.0;
+
+impl Backoff {
+    /// The one that applies with or without a usable token.
+    pub fn for_token(have_token: bool) -> Backoff {
+        if have_token {
+            WITH_TOKEN_BACKOFF
+        } else {
+            NO_TOKEN_BACKOFF
+        }
+    }
+
+    /// The full backoff after `count` failures in a row.
+    pub fn full(&self, count: u32) -> f64 {
+        let doublings = count.saturating_sub(1).min(16);
+        (self.base * f64::from(1u32 << doublings)).min(self.cap)
+    }
+
+    /// The window a machine whose share is `share` (in `(0, 1]`) waits after `count` failures.
+    pub fn window(&self, count: u32, share: f64) -> f64 {
+        let full = self.full(count);
+        (full * share.clamp(0.0, 1.0)).max(self.min_window.min(full))
+    }
+}
 
 impl Failure {
     /// The full backoff after `count` failures in a row: doubling from a base to a cap.
     pub fn backoff(&self, have_token: bool) -> f64 {
-        let (base, cap) = backoff_range(have_token);
-        let doublings = self.count.saturating_sub(1).min(16);
-        (base * f64::from(1u32 << doublings)).min(cap)
+        Backoff::for_token(have_token).full(self.count)
     }
 
     /// How long after the last failure this machine leaves AWS alone: its jittered share of
     /// the backoff.
     pub fn window_len(&self, have_token: bool) -> f64 {
-        let backoff = self.backoff(have_token);
-        (backoff * self.window.clamp(0.0, 1.0)).max(MIN_WINDOW.min(backoff))
+        Backoff::for_token(have_token).window(self.count, self.window)
     }
 
     /// Seconds until a caller may ask AWS again; zero when it may now.
     pub fn retry_in(&self, have_token: bool, now: f64) -> f64 {
+        self.retry_in_under(&Backoff::for_token(have_token), now)
+    }
+
+    /// [`Failure::retry_in`] under `backoff`.
+    pub fn retry_in_under(&self, backoff: &Backoff, now: f64) -> f64 {
         // A failure "in the future" (the clock stepped back) does not hold anyone.
         if now < self.at {
             return 0.0;
         }
-        (self.at + self.window_len(have_token) - now).max(0.0)
+        (self.at + backoff.window(self.count, self.window) - now).max(0.0)
     }
 
     /// Whether this record speaks for a caller with these inputs and this time limit: a
@@ -143,18 +189,10 @@ impl Failure {
     /// The streak a new failure continues: none when the last one is older than the longest
     /// backoff (a failure an hour ago says nothing about now) or was met with other inputs.
     pub fn streak_before(previous: Option<&Failure>, inputs: &str, now: f64) -> u32 {
-        let (_, longest) = backoff_range(true);
+        let longest = WITH_TOKEN_BACKOFF.cap;
         previous
             .filter(|p| p.inputs == inputs && (now - p.at).abs() <= longest)
             .map_or(0, |p| p.count)
-    }
-}
-
-fn backoff_range(have_token: bool) -> (f64, f64) {
-    if have_token {
-        WITH_TOKEN_BACKOFF
-    } else {
-        NO_TOKEN_BACKOFF
     }
 }
 

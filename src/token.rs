@@ -117,7 +117,7 @@ pub const DETACHED: &str = "detached";
 
 /// Time kept back from a fetch for recording its outcome: a failure recorded after the
 /// deadline would be lost, and the next caller would wait the whole timeout again.
-fn record_reserve(timeout: Duration) -> Duration {
+pub fn record_reserve(timeout: Duration) -> Duration {
     (timeout / 5).min(Duration::from_millis(500))
 }
 
@@ -177,14 +177,24 @@ pub fn token_through_throttling(
 }
 
 /// The least time worth starting another try with.
-const MIN_TRY: Duration = Duration::from_secs(2);
+pub const MIN_TRY: Duration = Duration::from_secs(2);
 
 /// After a throttled try, how long to wait before the next: the remembered window
 /// (`retry_in`), if a try still fits in the `left` of a call allowed `timeout` (time for the
 /// call itself and for recording its outcome); `None` to give up. Pure, so that the fleet
 /// simulation (benches/fleet.rs) runs the very schedule the kubelet plugin does.
 pub fn next_try(retry_in: Duration, left: Duration, timeout: Duration) -> Option<Duration> {
-    let needed = retry_in + MIN_TRY + record_reserve(timeout);
+    next_try_with(MIN_TRY, retry_in, left, timeout)
+}
+
+/// [`next_try`] with another least try, for the fleet simulation to try other values.
+pub fn next_try_with(
+    min_try: Duration,
+    retry_in: Duration,
+    left: Duration,
+    timeout: Duration,
+) -> Option<Duration> {
+    let needed = retry_in + min_try + record_reserve(timeout);
     (needed <= left).then(|| retry_in.max(Duration::from_millis(50)))
 }
 
