@@ -68,7 +68,13 @@ pub struct Attempt {
     pub refused_before: Option<String>,
     /// A hash of the credentials this fetch resolved.
     pub credentials: Option<String>,
+    /// One attempt at the token call, no SDK retries: the caller retries by itself
+    /// ([`crate::token::Retries::Caller`]).
+    pub single_try: bool,
 }
+
+/// SDK attempts per token call when the caller retries by itself ([`Attempt::single_try`]).
+pub const CALLER_RETRY_ATTEMPTS: u32 = 1;
 
 /// [`fetch_with`] on its own runtime, bounded by `deadline`.
 pub fn fetch_blocking(
@@ -452,16 +458,22 @@ pub async fn fetch_with(
     };
     let endpoint = describe_endpoint(&cx.settings, &effective, variants);
     debug!("calling GetAuthorizationToken at {endpoint}");
+    let single_try = attempt.single_try.then(|| {
+        aws_config::retry::RetryConfig::standard().with_max_attempts(CALLER_RETRY_ATTEMPTS)
+    });
     let started = Instant::now();
     let clock = ServerClock::default();
     let (token, expires_at, proxy_endpoint) = if scope.public {
-        let conf = aws_sdk_ecrpublic::config::Builder::from(&config)
+        let mut conf = aws_sdk_ecrpublic::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
-            .interceptor(clock.clone())
-            .build();
+            .interceptor(clock.clone());
+        if single_try.is_some() {
+            conf.set_retry_config(single_try);
+        }
+        let conf = conf.build();
         let out = aws_sdk_ecrpublic::Client::from_conf(conf)
             .get_authorization_token()
             .send()
@@ -472,13 +484,16 @@ pub async fn fetch_with(
             .ok_or(Error::BadToken("no authorizationData"))?;
         (data.authorization_token, data.expires_at, None)
     } else {
-        let conf = aws_sdk_ecr::config::Builder::from(&config)
+        let mut conf = aws_sdk_ecr::config::Builder::from(&config)
             .region(Region::new(scope.region.clone()))
             .credentials_provider(credentials)
             .use_fips(fips)
             .use_dual_stack(dual_stack)
-            .interceptor(clock.clone())
-            .build();
+            .interceptor(clock.clone());
+        if single_try.is_some() {
+            conf.set_retry_config(single_try);
+        }
+        let conf = conf.build();
         let out = aws_sdk_ecr::Client::from_conf(conf)
             .get_authorization_token()
             .send()

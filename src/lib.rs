@@ -49,8 +49,10 @@ pub(crate) mod web_identity;
 /// (`benches/fleet.rs`), which must run the real code, not a model of it. Not an API.
 #[doc(hidden)]
 pub mod for_benches {
+    pub use crate::fetch::CALLER_RETRY_ATTEMPTS;
     pub use crate::policy::{
-        Backoff, Decision, Failure, FailureKind, Lifetime, NO_TOKEN_BACKOFF, decide, jitter,
+        Backoff, Decision, Failure, FailureKind, Lifetime, NO_TOKEN_BACKOFF, THROTTLED_BACKOFF,
+        decide, jitter,
     };
     pub use crate::token::{MIN_TRY, next_try, next_try_with, record_reserve};
 }

@@ -124,10 +124,31 @@ pub const WITH_TOKEN_BACKOFF: Backoff = Backoff {
     cap: 600.0,
     min_window: MIN_WINDOW,
 };
+/// Backoff after throttling without a usable token: a window of 10 to 20 s, not doubling.
+/// ECR refills its bucket at a fixed rate (20 a second per account and region), so a fleet
+/// throttled together drains at that rate whatever it does; what it can choose is not to waste
+/// calls. Short windows (5 s) spend calls while the bucket is empty, long doubling ones (to
+/// 60 s) leave it refilling unused while the longest-waiting nodes sleep: the fleet simulation
+/// (`benches/fleet.rs`) finds this shape, with one SDK attempt per try (see
+/// `crate::token::Retries`), serving 2,000 nodes within 1.25x the quota's bound and under 2
+/// calls per node, where 5 s doubling to 60 s took 1.56x and 5.6.
+pub const THROTTLED_BACKOFF: Backoff = Backoff {
+    base: 20.0,
+    cap: 20.0,
+    min_window: 10.0,
+};
 /// However small the jittered window, one failure holds a herd for this long.
 const MIN_WINDOW: f64 = 1.0;
 
 impl Backoff {
+    /// The one that applies to a failure of `kind`, with or without a usable token.
+    pub fn for_failure(kind: FailureKind, have_token: bool) -> Backoff {
+        match (kind, have_token) {
+            (FailureKind::Throttled, false) => THROTTLED_BACKOFF,
+            _ => Backoff::for_token(have_token),
+        }
+    }
+
     /// The one that applies with or without a usable token.
     pub fn for_token(have_token: bool) -> Backoff {
         if have_token {
@@ -153,18 +174,18 @@ impl Backoff {
 impl Failure {
     /// The full backoff after `count` failures in a row: doubling from a base to a cap.
     pub fn backoff(&self, have_token: bool) -> f64 {
-        Backoff::for_token(have_token).full(self.count)
+        Backoff::for_failure(self.kind, have_token).full(self.count)
     }
 
     /// How long after the last failure this machine leaves AWS alone: its jittered share of
     /// the backoff.
     pub fn window_len(&self, have_token: bool) -> f64 {
-        Backoff::for_token(have_token).window(self.count, self.window)
+        Backoff::for_failure(self.kind, have_token).window(self.count, self.window)
     }
 
     /// Seconds until a caller may ask AWS again; zero when it may now.
     pub fn retry_in(&self, have_token: bool, now: f64) -> f64 {
-        self.retry_in_under(&Backoff::for_token(have_token), now)
+        self.retry_in_under(&Backoff::for_failure(self.kind, have_token), now)
     }
 
     /// [`Failure::retry_in`] under `backoff`.
@@ -291,10 +312,10 @@ mod tests {
 
     fn failure(at: f64, count: u32) -> Failure {
         Failure {
-            reason: "throttled".into(),
+            reason: "server error".into(),
             at,
             count,
-            kind: FailureKind::Throttled,
+            kind: FailureKind::Service,
             window: 1.0,
             inputs: String::new(),
             limit: None,
@@ -420,6 +441,23 @@ mod tests {
             assert!(j > 0.0 && j <= 1.0, "{j}");
         }
         assert_ne!(jitter(), jitter());
+    }
+
+    #[test]
+    fn throttling_without_a_token_waits_ten_to_twenty_seconds() {
+        let mut f = failure(100.0, 1);
+        f.kind = FailureKind::Throttled;
+        for (share, window) in [(0.01, 10.0), (0.75, 15.0), (1.0, 20.0)] {
+            f.window = share;
+            assert_eq!(f.window_len(false), window);
+        }
+        f.count = 6;
+        assert_eq!(f.window_len(false), 20.0, "no doubling");
+        assert_eq!(
+            f.window_len(true),
+            600.0,
+            "a usable token keeps the long backoff"
+        );
     }
 
     #[test]

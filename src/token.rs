@@ -125,7 +125,28 @@ pub fn record_reserve(timeout: Duration) -> Duration {
 /// as [`policy::decide`] says. A token served while due carries `refresh_due`: the front end
 /// starts the background refresh once it has answered.
 pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Result<Token, Error> {
-    let call = Call::new(cx, host, source);
+    token_with(cx, host, source, Retries::Sdk)
+}
+
+/// Who retries a token call that failed for a passing reason (throttling, a server error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retries {
+    /// The SDK, within one call (its standard mode: three attempts): for `get`, which answers
+    /// once.
+    Sdk,
+    /// The caller, between calls, waiting out the remembered window: the kubelet plugin
+    /// ([`token_through_throttling`]). Quick SDK retries into an empty token bucket only
+    /// spend a fleet's calls (see `benches/fleet.rs`).
+    Caller,
+}
+
+fn token_with(
+    cx: &Context,
+    host: &EcrHost,
+    source: &CredentialSource,
+    retries: Retries,
+) -> Result<Token, Error> {
+    let call = Call::new(cx, host, source, retries);
     let mut slot = cx.cache.slot(&call.key);
     if let Some(answer) = call.answer(&mut slot, None) {
         return answer;
@@ -146,6 +167,14 @@ pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Res
     call.settle(&cache, slot, result)
 }
 
+/// Failures that waiting may cure: throttling, and AWS failing for the moment.
+fn passing(err: &Error) -> bool {
+    matches!(
+        err.failure_kind(),
+        Some(FailureKind::Throttled | FailureKind::Service)
+    ) && !matches!(err, Error::BadToken(_))
+}
+
 /// [`token_for`], trying again through throttling for as long as the deadline allows: for
 /// the kubelet, whose own image-pull backoff (10 s doubling to 5 minutes) is far coarser than
 /// a throttled window, so failing at once would delay a pod by minutes. Each try waits out
@@ -156,8 +185,8 @@ pub fn token_through_throttling(
     source: &CredentialSource,
 ) -> Result<Token, Error> {
     loop {
-        let err = match token_for(cx, host, source) {
-            Err(err) if err.failure_kind() == Some(FailureKind::Throttled) => err,
+        let err = match token_with(cx, host, source, Retries::Caller) {
+            Err(err) if passing(&err) => err,
             other => return other,
         };
         let retry_in = match &err {
@@ -223,7 +252,12 @@ enum Locking {
 }
 
 impl<'a> Call<'a> {
-    fn new(cx: &'a Context, host: &'a EcrHost, source: &'a CredentialSource) -> Call<'a> {
+    fn new(
+        cx: &'a Context,
+        host: &'a EcrHost,
+        source: &'a CredentialSource,
+        retries: Retries,
+    ) -> Call<'a> {
         let scope = host.token_scope();
         let key = cx.cache_key(&scope, source);
         Call {
@@ -234,7 +268,10 @@ impl<'a> Call<'a> {
             key,
             mode: RefreshMode::from_settings(&cx.settings),
             inputs: std::cell::OnceCell::new(),
-            attempt: std::cell::RefCell::new(Attempt::default()),
+            attempt: std::cell::RefCell::new(Attempt {
+                single_try: retries == Retries::Caller,
+                ..Attempt::default()
+            }),
         }
     }
 
