@@ -13,8 +13,14 @@ const ROOTS: [&str; 2] = ["lib", "main"];
 
 /// A module's name: its path under `src/` without `.rs` (`engine/token`); `x/mod.rs` is `x`.
 fn module_name(src: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(src).expect("file under src/").with_extension("");
-    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let rel = file
+        .strip_prefix(src)
+        .expect("file under src/")
+        .with_extension("");
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     if parts.last().is_some_and(|p| p == "mod") {
         parts.pop();
     }
@@ -149,7 +155,10 @@ fn imports_go_down_the_layers_and_never_in_a_circle() {
         let from_layer = layer_of(&from);
         let is_root = ROOTS.contains(&from.as_str());
         if from_layer.is_none() && !is_root && !LAYERS.contains(&from.as_str()) {
-            problems.push(format!("{from}: not in a layer folder ({})", LAYERS.join(", ")));
+            problems.push(format!(
+                "{from}: not in a layer folder ({})",
+                LAYERS.join(", ")
+            ));
         }
         let text = std::fs::read_to_string(file).expect("read a source file");
         for segments in crate_paths(&text) {
