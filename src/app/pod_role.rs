@@ -55,7 +55,7 @@ pub fn pod_role(
             None => return Ok(None),
         },
     };
-    if !crate::aws::credentials::is_role_arn(&role) {
+    if !crate::host::names::is_role_arn(&role) {
         return Err(KubeletError::RoleArn {
             arn: role,
             source_name,

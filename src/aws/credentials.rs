@@ -317,31 +317,6 @@ fn endpoint_refusal(settings: &Settings, status: u16) -> Error {
     }
 }
 
-/// `arn:<partition>:iam::<account>:role/<path and name>`: the one rule for role ARNs, from
-/// the registry config, annotations and the environment alike.
-pub fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-        return false;
-    };
-    let name = resource.strip_prefix("role/").unwrap_or_default();
-    *prefix == "arn"
-        && !partition.is_empty()
-        && partition
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-')
-        && *service == "iam"
-        && region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && arn.len() <= 2048
-        && !name.is_empty()
-        && !name.ends_with('/')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,30 +369,5 @@ mod tests {
                 ("AWS_SECRET_ACCESS_KEY", "s")
             ])
         );
-    }
-
-    #[test]
-    fn role_arns() {
-        for arn in [
-            "arn:aws:iam::123456789012:role/puller",
-            "arn:aws-cn:iam::123456789012:role/path/to/puller",
-            "arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f_g-h",
-        ] {
-            assert!(is_role_arn(arn), "{arn}");
-        }
-        for arn in [
-            "",
-            "puller",
-            "arn:aws:iam::123456789012:user/puller",
-            "arn:aws:iam::123456789012:role/",
-            "arn:aws:iam:us-east-1:123456789012:role/x",
-            "arn:aws:sts::123456789012:role/x",
-            "arn:aws:iam::12345678901:role/x",
-            "arn:aws:iam::1:role/x",
-            "arn:aws:iam::123456789012:role/x y",
-            "arn:AWS:iam::123456789012:role/x",
-        ] {
-            assert!(!is_role_arn(arn), "{arn}");
-        }
     }
 }

@@ -211,7 +211,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
         let role_arn = nonempty(&entry.role_arn, "role_arn")?;
         let region = nonempty(&entry.region, "region")?;
         if let (Some(role), Some(span)) = (&role_arn, entry.role_arn.as_ref().map(|r| r.span()))
-            && !crate::aws::credentials::is_role_arn(role)
+            && !crate::host::names::is_role_arn(role)
         {
             return Err(err(
                 span,
