@@ -16,6 +16,7 @@ use crate::app::client_config::{self as configure, Client, Route};
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::aws::fetch;
+use crate::aws::sdk_errors;
 use crate::cache;
 use crate::engine::resolve::{self, Resolved};
 use crate::engine::source::{Kind, ProfileKind, Source};
@@ -854,7 +855,7 @@ async fn get_caller_identity(
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| fetch::sdk_error(e, endpoint))?;
+        .map_err(|e| sdk_errors::sdk_error(e, endpoint))?;
     let arn = out.arn().unwrap_or("(no ARN)").to_string();
     Ok(
         Check::new(CheckId::CallerIdentity, Status::Pass, arn.clone())

@@ -668,7 +668,7 @@ fn parse(config: &SharedFile, credentials: &SharedFile) -> Result<ProfileSet, St
     let future = aws_config::profile::load(&fs, &env, &files, None);
     match now_or_never(future) {
         Some(Ok(set)) => Ok(set),
-        Some(Err(e)) => Err(crate::aws::fetch::error_chain(&e)),
+        Some(Err(e)) => Err(crate::aws::sdk_errors::error_chain(&e)),
         None => Err("the profile parser did not finish".to_string()),
     }
 }

@@ -225,7 +225,7 @@ pub fn credentials_error(
     if let Some(call) = failed_call(&e, settings, sdk) {
         return call;
     }
-    let detail = crate::aws::fetch::error_chain(&e);
+    let detail = crate::aws::sdk_errors::error_chain(&e);
     match e {
         E::CredentialsNotLoaded(_) => Error::NoCredentials(detail),
         E::ProviderTimedOut(_) => Error::TimedOut(None, "loading AWS credentials"),
@@ -248,13 +248,13 @@ fn failed_call(
     let mut next = Some(e);
     while let Some(err) = next {
         if let Some(e) = err.downcast_ref::<SdkError<AssumeRoleError>>() {
-            return Some(crate::aws::fetch::sdk_error_ref(e, &sts()));
+            return Some(crate::aws::sdk_errors::sdk_error_ref(e, &sts()));
         }
         if let Some(e) = err.downcast_ref::<SdkError<AssumeRoleWithWebIdentityError>>() {
-            return Some(crate::aws::fetch::sdk_error_ref(e, &sts()));
+            return Some(crate::aws::sdk_errors::sdk_error_ref(e, &sts()));
         }
         if let Some(e) = err.downcast_ref::<SdkError<GetRoleCredentialsError>>() {
-            return Some(crate::aws::fetch::sdk_error_ref(e, "the SSO portal"));
+            return Some(crate::aws::sdk_errors::sdk_error_ref(e, "the SSO portal"));
         }
         if let Some(e) = err.downcast_ref::<aws_sdk_sts::error::ConnectorError>() {
             return Some(if e.is_timeout() {
@@ -262,7 +262,7 @@ fn failed_call(
             } else {
                 Error::Network {
                     endpoint: credentials_endpoint(settings),
-                    message: crate::aws::fetch::error_chain(e),
+                    message: crate::aws::sdk_errors::error_chain(e),
                 }
             });
         }

@@ -7,6 +7,7 @@
 
 use crate::aws::credentials::{Base, CredentialSource};
 use crate::aws::error::Error;
+use crate::aws::sdk_errors::sdk_error;
 use crate::engine::token::Context;
 use crate::host::registry::TokenScope;
 use crate::util::log::debug;
@@ -15,7 +16,7 @@ use crate::util::settings::Settings;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_ecr::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::error::BoxError;
 use base64::Engine;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -547,22 +548,6 @@ fn describe_endpoint(settings: &Settings, scope: &TokenScope, variants: bool) ->
     scope.default_endpoint()
 }
 
-/// An error and its sources as one line of their `Display` texts, with every URL in them
-/// redacted: the SDK's own rendering includes `Debug` dumps of its internals, which help nobody
-/// reading a `docker pull` failure, and its texts repeat endpoints that may carry a password.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let text = err.to_string();
-        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = err.source();
-    }
-    crate::util::redact::text(&parts.join(": ").replace(['\n', '\r'], " "))
-}
-
 /// `base64("AWS:<password>")` to its parts. Anything else is an error, never a panic.
 pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -576,62 +561,6 @@ pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
         return Err(Error::BadToken("empty user or password"));
     }
     Ok((user.to_string(), Secret::new(password)))
-}
-
-pub(crate) fn sdk_error<E, R>(e: SdkError<E, R>, endpoint: &str) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    sdk_error_ref(&e, endpoint)
-}
-
-/// An SDK error of any AWS call (ECR, STS, SSO) as one of ours: the same codes mean the same
-/// thing whichever service said them, and each is remembered alike.
-pub(crate) fn sdk_error_ref<E, R>(e: &SdkError<E, R>, endpoint: &str) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    match e {
-        SdkError::ServiceError(ctx) => {
-            let err = ctx.err();
-            let code = err.code().unwrap_or("Unknown");
-            let code = code.rsplit('#').next().unwrap_or(code).to_string();
-            let message = crate::util::redact::text(err.message().unwrap_or("no message"));
-            match code.as_str() {
-                "AccessDeniedException"
-                | "AccessDenied"
-                | "UnrecognizedClientException"
-                | "InvalidSignatureException"
-                | "SignatureDoesNotMatch"
-                | "ExpiredTokenException"
-                | "ExpiredToken"
-                | "InvalidClientTokenId"
-                | "UnauthorizedOperation"
-                | "UnauthorizedException"
-                | "InvalidIdentityToken"
-                | "IDPRejectedClaim" => Error::AccessDenied { code, message },
-                "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded" => Error::Throttled(message),
-                _ => Error::Service { code, message },
-            }
-        }
-        SdkError::TimeoutError(_) => Error::TimedOut(None, "waiting for AWS"),
-        SdkError::DispatchFailure(d) if d.is_timeout() => {
-            Error::TimedOut(None, "connecting to AWS")
-        }
-        SdkError::DispatchFailure(_) => Error::Network {
-            endpoint: endpoint.to_string(),
-            message: error_chain(e),
-        },
-        _ => Error::Service {
-            code: "Unknown".into(),
-            message: error_chain(e),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -8,4 +8,5 @@ pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod fetch;
 pub(crate) mod memo;
+pub(crate) mod sdk_errors;
 pub(crate) mod web_identity;

@@ -7,7 +7,7 @@
 
 use crate::aws::credentials::PodRole;
 use crate::aws::error::Error;
-use crate::aws::fetch;
+use crate::aws::sdk_errors;
 use crate::util::log::debug;
 use crate::util::settings::Settings;
 use aws_config::SdkConfig;
@@ -32,7 +32,7 @@ pub async fn assume(
         .web_identity_token(identity.token.expose())
         .send()
         .await
-        .map_err(|e| fetch::sdk_error(e, &sts_endpoint(settings, config)))?;
+        .map_err(|e| sdk_errors::sdk_error(e, &sts_endpoint(settings, config)))?;
     let creds = out
         .credentials
         .ok_or_else(|| Error::Credentials("STS answered without credentials".into()))?;
