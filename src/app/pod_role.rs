@@ -2,7 +2,7 @@
 //! claims of the pod's service account token that a role's trust policy can tell apart.
 
 use crate::app::kubelet::{KubeletError, ProviderRequest};
-use crate::aws::credentials::PodRole;
+use crate::aws::web_identity::PodRole;
 use crate::util::settings::Settings;
 use base64::Engine;
 use serde_json::{Map, Value};

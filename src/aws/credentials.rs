@@ -9,10 +9,10 @@
 
 use crate::aws::aws_files::{self, AwsFiles, ProfileChoice};
 use crate::aws::error::Error;
+use crate::aws::web_identity::PodRole;
 use crate::cache::key::{self, KeyHasher};
 use crate::util::files::{self, Trust};
 use crate::util::log::debug;
-use crate::util::secret::Secret;
 use crate::util::settings::Settings;
 use aws_config::SdkConfig;
 use aws_sdk_ecr::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
@@ -29,18 +29,6 @@ pub enum Base {
     Profile(String),
     /// A pod's own role (kubelet, KEP-4412), assumed with the pod's service account token.
     PodRole(PodRole),
-}
-
-/// A role to assume with a pod's service account token.
-#[derive(Debug, Clone)]
-pub struct PodRole {
-    pub role_arn: String,
-    pub token: Secret,
-    /// Shows up in CloudTrail next to the role; names the service account.
-    pub session_name: String,
-    /// The token's `iss`, `sub` and sorted `aud`: exactly what a role's trust policy can tell
-    /// apart, and so what the key must tell apart (the token itself changes every hour).
-    pub claims: [String; 3],
 }
 
 /// Which credentials: the base, and a role assumed from it.

@@ -5,14 +5,26 @@
 //! it would be worse than this one call. It runs inside [`crate::aws::fetch::fetch`], so only on a
 //! cache miss and under the same deadline, timeouts and retries as the ECR call.
 
-use crate::aws::credentials::PodRole;
 use crate::aws::error::Error;
 use crate::aws::sdk_errors;
 use crate::util::log::debug;
+use crate::util::secret::Secret;
 use crate::util::settings::Settings;
 use aws_config::SdkConfig;
 use aws_sdk_ecr::config::Credentials;
 use std::time::Instant;
+
+/// A role to assume with a pod's service account token.
+#[derive(Debug, Clone)]
+pub struct PodRole {
+    pub role_arn: String,
+    pub token: Secret,
+    /// Shows up in CloudTrail next to the role; names the service account.
+    pub session_name: String,
+    /// The token's `iss`, `sub` and sorted `aud`: exactly what a role's trust policy can tell
+    /// apart, and so what the key must tell apart (the token itself changes every hour).
+    pub claims: [String; 3],
+}
 
 /// Exchanges the token for the role's temporary credentials. STS does not sign this call, so
 /// the node's own credentials are neither needed nor used.

@@ -522,8 +522,9 @@ impl<'a> Call<'a> {
 mod tests {
     #[test]
     fn debug_output_hides_secrets() {
-        use crate::aws::credentials::{Base, CredentialSource, PodRole};
+        use crate::aws::credentials::{Base, CredentialSource};
         use crate::aws::fetch::Fetched;
+        use crate::aws::web_identity::PodRole;
         use crate::cache::Entry;
         use crate::engine::token::Token;
         use crate::util::secret::Secret;
