@@ -9,8 +9,9 @@
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::cache;
+use crate::engine::context::Context;
 use crate::engine::resolve;
-use crate::engine::token::{self, Context};
+use crate::engine::token;
 use crate::host::registry::{self, EcrHost, HostError, Registry};
 use crate::util::files::{self, Trust};
 use crate::util::log::{debug, error, warning};

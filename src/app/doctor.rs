@@ -2,7 +2,7 @@
 //! the fix.
 //!
 //! Every check runs the code `get` runs: host parsing and the registry config through
-//! [`crate::engine::resolve`], the cache key through [`crate::engine::token::Context::cache_key`], credentials
+//! [`crate::engine::resolve`], the cache key through [`crate::engine::context::Context::cache_key`], credentials
 //! through [`crate::aws::credentials::CredentialSource::resolve`] and the token through
 //! [`fetch::fetch`]. Only the caller
 //! identity (STS `GetCallerIdentity`) is doctor's own call. Nothing secret is printed: the
@@ -18,9 +18,9 @@ use crate::aws::error::Error;
 use crate::aws::fetch;
 use crate::aws::sdk_errors;
 use crate::cache;
+use crate::engine::context::Context;
 use crate::engine::resolve::{self, Resolved};
 use crate::engine::source::{Kind, ProfileKind, Source};
-use crate::engine::token::Context;
 use crate::host::config::{self, RegistryConfig};
 use crate::host::registry::{Registry, TokenScope};
 use crate::util::settings::Settings;

@@ -5,7 +5,8 @@
 //! no Python start and no API call.
 
 use crate::aws::error::Error;
-use crate::engine::token::{self, Context};
+use crate::engine::context::Context;
+use crate::engine::token;
 use crate::host::registry::{self, EcrHost};
 use crate::util::settings::Settings;
 use clap::{Arg, ArgAction, ArgMatches, Command};

@@ -8,7 +8,7 @@
 use crate::aws::credentials::{Base, CredentialSource};
 use crate::aws::error::Error;
 use crate::aws::sdk_errors::sdk_error;
-use crate::engine::token::Context;
+use crate::engine::context::Context;
 use crate::host::registry::TokenScope;
 use crate::util::log::debug;
 use crate::util::secret::Secret;

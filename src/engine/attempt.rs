@@ -11,7 +11,7 @@
 
 use crate::aws::credentials::CredentialSource;
 use crate::cache::key::KeyHasher;
-use crate::engine::token::Context;
+use crate::engine::context::Context;
 use crate::util::files::{self, Trust};
 use aws_credential_types::Credentials;
 use std::os::unix::fs::MetadataExt;

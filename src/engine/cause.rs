@@ -9,8 +9,8 @@
 
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
+use crate::engine::context::Context;
 use crate::engine::source::{self, Kind, ProfileKind};
-use crate::engine::token::Context;
 use crate::util::log::debug;
 
 /// Before any call: a profile chosen by name (`AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, the

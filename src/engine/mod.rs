@@ -5,6 +5,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod cause;
+pub(crate) mod context;
 pub(crate) mod resolve;
 pub(crate) mod source;
 pub(crate) mod token;

@@ -7,7 +7,7 @@
 //! three never disagree.
 
 use crate::aws::credentials::{Base, CredentialSource};
-use crate::engine::token::Context;
+use crate::engine::context::Context;
 use crate::util::settings::Settings;
 use serde::Serialize;
 

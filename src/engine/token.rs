@@ -1,13 +1,13 @@
 //! The data path shared by every front end: host -> credential source -> cache decision ->
 //! fetch -> answer.
 
-use crate::aws::aws_files::AwsFiles;
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::aws::fetch::{self, Attempt};
 use crate::cache::policy::{self, Decision, FailureKind};
 use crate::cache::{self, Cache, CacheError, Entry, Slot};
 use crate::engine::attempt;
+use crate::engine::context::Context;
 use crate::host::registry::{EcrHost, TokenScope};
 use crate::util::log::{debug, warning};
 use crate::util::secret::Secret;
@@ -41,50 +41,6 @@ impl From<Entry> for Token {
             proxy_endpoint: entry.proxy_endpoint,
             refresh_due: false,
         }
-    }
-}
-
-/// Everything one call reads from outside, read once: the environment, the AWS shared files,
-/// and the cache they lead to.
-#[derive(Debug)]
-pub struct Context {
-    pub settings: Settings,
-    pub files: AwsFiles,
-    pub cache: Cache,
-}
-
-impl Context {
-    /// The shared files are found and opened here, and read only when something needs their
-    /// contents: the key's material comes from the memo in the cache directory when it can.
-    pub fn load(settings: Settings) -> Result<Context, Error> {
-        let mut cache = Cache::from_settings(&settings);
-        let files = AwsFiles::open(&settings, cache.dir()).map_err(|e| {
-            Error::Config(format!(
-                "{e}; the AWS SDK reads this file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
-            ))
-        })?;
-        if files.too_large_to_key {
-            warning!(
-                "an AWS config file is larger than {} MiB; working without the cache for this call",
-                crate::aws::aws_files::MAX_KEYED >> 20
-            );
-            cache = Cache::disabled();
-        }
-        Ok(Context {
-            settings,
-            files,
-            cache,
-        })
-    }
-
-    /// The cache key for `scope` under `source`.
-    pub fn cache_key(&self, scope: &TokenScope, source: &CredentialSource) -> String {
-        format!("{}/{}", self.identity_key(source), scope.key())
-    }
-
-    /// The identity part of cache keys, with its trailing separator: one identity's entries.
-    pub fn identity_key(&self, source: &CredentialSource) -> String {
-        source.identity_key(&self.settings, &self.files)
     }
 }
 
