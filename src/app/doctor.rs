@@ -340,7 +340,14 @@ async fn checks_in_order(plan: &Plan, r: &mut Reporter<'_>) {
     // Loading the configuration reads no network; were it to hang, the credentials are blamed.
     let (_, allowed) = step_limit(cx.settings.deadline, 1.0);
     r.start(credentials_timed_out(plan, &source, allowed));
-    let sdk = fetch::load_config(cx, &plan.scope, &plan.source, cx.settings.deadline).await;
+    let sdk = fetch::load_config(
+        &cx.settings,
+        &cx.files,
+        &plan.scope,
+        &plan.source,
+        cx.settings.deadline,
+    )
+    .await;
     if let Some(resolved) = &plan.resolved {
         r.emit(host_check(&cx.settings, resolved, &plan.scope, &sdk));
     }
@@ -948,7 +955,13 @@ async fn token_step(plan: &Plan, step: &TokenStep<'_>, credentials_ok: bool, r: 
     let (limit, allowed) = step_limit(cx.settings.deadline, 1.0);
     r.start(token_timed_out(plan, step, allowed));
     let started = Instant::now();
-    let fetch = fetch::fetch(cx, &plan.scope, &plan.source, cx.settings.deadline);
+    let fetch = fetch::fetch(
+        &cx.settings,
+        &cx.files,
+        &plan.scope,
+        &plan.source,
+        cx.settings.deadline,
+    );
     let check = match tokio::time::timeout_at(limit.into(), fetch).await {
         Err(_) => token_timed_out(plan, step, allowed),
         Ok(Ok(t)) => Check::new(

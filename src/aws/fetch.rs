@@ -5,15 +5,17 @@
 //! and loads the SDK configuration. Every step runs under one deadline: a `get` must never hang a
 //! `docker pull`, whatever the network or a credential process does.
 
+use crate::aws::aws_files::AwsFiles;
 use crate::aws::credentials::{Base, CredentialSource};
 use crate::aws::error::Error;
 use crate::aws::sdk_errors::sdk_error;
-use crate::engine::context::Context;
+use crate::cache::key::KeyHasher;
 use crate::host::registry::TokenScope;
 use crate::util::log::debug;
 use crate::util::secret::Secret;
 use crate::util::settings::Settings;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
 use aws_sdk_ecr::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ecr::error::BoxError;
@@ -65,7 +67,7 @@ pub fn block_on<T>(
 /// into are compared with the ones AWS refused before.
 #[derive(Debug, Default)]
 pub struct Attempt {
-    /// A hash of the credentials refused last time (see [`crate::engine::attempt::credentials_hash`]).
+    /// A hash of the credentials refused last time (see [`credentials_hash`]).
     pub refused_before: Option<String>,
     /// A hash of the credentials this fetch resolved.
     pub credentials: Option<String>,
@@ -79,7 +81,8 @@ pub const CALLER_RETRY_ATTEMPTS: u32 = 1;
 
 /// [`fetch_with`] on its own runtime, bounded by `deadline`.
 pub fn fetch_blocking(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
@@ -88,7 +91,7 @@ pub fn fetch_blocking(
     block_on(
         deadline,
         "getting a token",
-        fetch_with(cx, scope, source, deadline, attempt),
+        fetch_with(settings, files, scope, source, deadline, attempt),
     )
 }
 
@@ -99,15 +102,16 @@ pub fn fetch_blocking(
 /// read without end (see [`check_inputs`]), the configuration it gets has none of them, and
 /// credentials that fail with the problem's one line, so every check that needs them says why.
 pub async fn load_config(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
 ) -> SdkConfig {
-    match checked_config(cx, scope, source, deadline).await {
+    match checked_config(settings, files, scope, source, deadline).await {
         Ok(config) => config,
         Err(problem) => {
-            let (loader, _) = loader(cx, scope, source, deadline);
+            let (loader, _) = loader(settings, files, scope, source, deadline);
             loader
                 .retry_config(aws_config::retry::RetryConfig::standard())
                 .credentials_provider(Refused(problem))
@@ -119,14 +123,15 @@ pub async fn load_config(
 
 /// The SDK configuration, or the one-line problem with an input that the SDK must not see.
 async fn checked_config(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
 ) -> Result<SdkConfig, String> {
-    let (mut loader, profile) = loader(cx, scope, source, deadline);
-    check_inputs(cx, &profile)?;
-    if let Some(client) = http_client(cx, &profile)? {
+    let (mut loader, profile) = loader(settings, files, scope, source, deadline);
+    check_inputs(settings, files, &profile)?;
+    if let Some(client) = http_client(settings, files, &profile)? {
         loader = loader.http_client(client);
     }
     Ok(loader.load().await)
@@ -134,7 +139,8 @@ async fn checked_config(
 
 /// The loader for `scope` under `source`, and the profile it reads.
 fn loader(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
@@ -146,11 +152,11 @@ fn loader(
         .operation_timeout(remaining)
         .build();
     let region = source.sts_region.as_ref().unwrap_or(&scope.region);
-    let (profile, _) = source.profile(&cx.settings);
+    let (profile, _) = source.profile(settings);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.clone()))
         .timeout_config(timeouts.clone())
-        .profile_files(cx.files.profile_files())
+        .profile_files(files.profile_files())
         .profile_name(&profile);
     if let Base::Profile(profile) = &source.base {
         // A profile chosen for this registry wins over the environment's keys: the default
@@ -160,7 +166,7 @@ fn loader(
             .with_timeout_config(timeouts.clone());
         let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
             .configure(&provider_config)
-            .profile_files(cx.files.profile_files())
+            .profile_files(files.profile_files())
             .profile_name(profile)
             .build();
         loader = loader.credentials_provider(credentials);
@@ -197,18 +203,21 @@ const MAX_TOKEN_FILE: u64 = 1 << 20;
 /// - a token file (web identity, container authorization) that is a FIFO (a read that waits
 ///   forever, past every timeout: the SDK reads it on the runtime's only thread) or a device (a
 ///   read that never ends, until memory runs out): the SDK reads the file whole, unbounded.
-fn check_inputs(cx: &Context, profile: &str) -> Result<(), String> {
-    check_retry_settings(cx, profile)?;
-    check_token_files(cx, profile)
+fn check_inputs(settings: &Settings, files: &AwsFiles, profile: &str) -> Result<(), String> {
+    check_retry_settings(settings, files, profile)?;
+    check_token_files(settings, files, profile)
 }
 
 /// The retry settings as the SDK's loader reads them: each from the environment, else from the
 /// profile, parsed with the SDK's own rules.
-fn check_retry_settings(cx: &Context, profile: &str) -> Result<(), String> {
-    let setting = |var: &'static str, key: &'static str| match cx.settings.get(var) {
+fn check_retry_settings(
+    settings: &Settings,
+    files: &AwsFiles,
+    profile: &str,
+) -> Result<(), String> {
+    let setting = |var: &'static str, key: &'static str| match settings.get(var) {
         Some(value) => Some((var.to_string(), value)),
-        None => cx
-            .files
+        None => files
             .setting(profile, key)
             .map(|value| (format!("{key} (profile {profile:?})"), value)),
     };
@@ -233,8 +242,7 @@ fn check_retry_settings(cx: &Context, profile: &str) -> Result<(), String> {
 /// `AWS_ROLE_ARN`), `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (with a container credentials
 /// URI), and the `web_identity_token_file` of the profile or any profile its `source_profile`
 /// chain reaches. A missing file is left to the SDK, which says so.
-fn check_token_files(cx: &Context, profile: &str) -> Result<(), String> {
-    let settings = &cx.settings;
+fn check_token_files(settings: &Settings, files: &AwsFiles, profile: &str) -> Result<(), String> {
     let check = |name: String, path: &str| {
         crate::util::files::read(
             std::path::Path::new(path),
@@ -265,10 +273,10 @@ fn check_token_files(cx: &Context, profile: &str) -> Result<(), String> {
             break;
         }
         visited.push(name);
-        if let Some(path) = cx.files.setting(name, "web_identity_token_file") {
+        if let Some(path) = files.setting(name, "web_identity_token_file") {
             check(format!("web_identity_token_file (profile {name:?})"), path)?;
         }
-        next = cx.files.setting(name, "source_profile");
+        next = files.setting(name, "source_profile");
     }
     Ok(())
 }
@@ -287,14 +295,15 @@ const MAX_CA_BUNDLE: u64 = 16 << 20;
 /// asked for. It is checked here, with the parser and the trust store the SDK's TLS provider
 /// uses, because that provider panics on what it cannot parse.
 fn http_client(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     profile: &str,
 ) -> Result<Option<aws_sdk_ecr::config::SharedHttpClient>, String> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
     // Where the bundle was named, and how to undo that.
-    let (origin, fix, path) = match cx.settings.nonempty("AWS_CA_BUNDLE") {
+    let (origin, fix, path) = match settings.nonempty("AWS_CA_BUNDLE") {
         Some(path) => ("AWS_CA_BUNDLE=", "fix or unset it".to_string(), path),
-        None => match cx.files.setting(profile, "ca_bundle") {
+        None => match files.setting(profile, "ca_bundle") {
             Some(path) if !path.is_empty() => (
                 "ca_bundle = ",
                 format!("fix it or remove ca_bundle from profile {profile:?}"),
@@ -303,7 +312,7 @@ fn http_client(
             _ => return Ok(None),
         },
     };
-    let path = cx.settings.expand_home(path);
+    let path = settings.expand_home(path);
     let refuse = |why: String| format!("{origin}{}: {why}; {fix}", path.display());
     let pem = match crate::util::files::read(&path, MAX_CA_BUNDLE, crate::util::files::Trust::Any) {
         Ok(Some(pem)) => pem,
@@ -416,39 +425,59 @@ impl Intercept for ServerClock {
     }
 }
 
+/// A hash of credentials AWS refused, to tell whether a source we cannot see into (a
+/// `credential_process`) hands out the same ones again.
+fn credentials_hash(credentials: &Credentials) -> String {
+    let mut hash = KeyHasher::new();
+    hash.feed("id", credentials.access_key_id());
+    hash.feed("secret", credentials.secret_access_key());
+    hash.feed("token", credentials.session_token().unwrap_or("\0none"));
+    hash.finish()
+}
+
 /// Gets a token for `scope` with the selected credentials.
 pub async fn fetch(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
 ) -> Result<Fetched, Error> {
-    fetch_with(cx, scope, source, deadline, &mut Attempt::default()).await
+    fetch_with(
+        settings,
+        files,
+        scope,
+        source,
+        deadline,
+        &mut Attempt::default(),
+    )
+    .await
 }
 
 /// [`fetch`], noting in `attempt` which credentials it used, and refusing to ask AWS with the
 /// very credentials it refused before.
 pub async fn fetch_with(
-    cx: &Context,
+    settings: &Settings,
+    files: &AwsFiles,
     scope: &TokenScope,
     source: &CredentialSource,
     deadline: Instant,
     attempt: &mut Attempt,
 ) -> Result<Fetched, Error> {
     let started = Instant::now();
-    let config = checked_config(cx, scope, source, deadline)
+    let config = checked_config(settings, files, scope, source, deadline)
         .await
         .map_err(Error::Config)?;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
-    let credentials = source.resolve(&cx.settings, &config).await?;
-    let used = crate::engine::attempt::credentials_hash(&credentials);
+    let credentials = source.resolve(settings, &config).await?;
+    let used = credentials_hash(&credentials);
     if attempt.refused_before.as_deref() == Some(used.as_str()) {
         return Err(Error::Unchanged);
     }
     attempt.credentials = Some(used);
     // The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the
     // profile) can add them for private ECR; an endpoint override turns both off.
-    let variants = !endpoint_overridden(&cx.settings, scope, &config);
+    let variants = !endpoint_overridden(settings, scope, &config);
     let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
     let fips = variants && (scope.fips || wants(config.use_fips()));
     let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
@@ -457,7 +486,7 @@ pub async fn fetch_with(
         dual_stack,
         ..scope.clone()
     };
-    let endpoint = describe_endpoint(&cx.settings, &effective, variants);
+    let endpoint = describe_endpoint(settings, &effective, variants);
     debug!("calling GetAuthorizationToken at {endpoint}");
     let single_try = attempt.single_try.then(|| {
         aws_config::retry::RetryConfig::standard().with_max_attempts(CALLER_RETRY_ATTEMPTS)

@@ -13,7 +13,6 @@ use crate::aws::credentials::CredentialSource;
 use crate::cache::key::KeyHasher;
 use crate::engine::context::Context;
 use crate::util::files::{self, Trust};
-use aws_credential_types::Credentials;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -46,16 +45,6 @@ pub(crate) fn inputs(cx: &Context, source: &CredentialSource) -> String {
     for dir in token_cache_dirs(cx) {
         feed_dir(&mut hash, &dir);
     }
-    hash.finish()
-}
-
-/// A hash of credentials AWS refused, to tell whether a source we cannot see into (a
-/// `credential_process`) hands out the same ones again.
-pub(crate) fn credentials_hash(credentials: &Credentials) -> String {
-    let mut hash = KeyHasher::new();
-    hash.feed("id", credentials.access_key_id());
-    hash.feed("secret", credentials.secret_access_key());
-    hash.feed("token", credentials.session_token().unwrap_or("\0none"));
     hash.finish()
 }
 

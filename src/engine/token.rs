@@ -377,9 +377,15 @@ impl<'a> Call<'a> {
         };
         crate::engine::cause::check_source(self.cx, self.source)?;
         let mut attempt = self.attempt.borrow_mut();
-        let fetched =
-            fetch::fetch_blocking(self.cx, &self.scope, self.source, deadline, &mut attempt)
-                .map_err(|e| crate::engine::cause::explain(self.cx, self.source, e))?;
+        let fetched = fetch::fetch_blocking(
+            &self.cx.settings,
+            &self.cx.files,
+            &self.scope,
+            self.source,
+            deadline,
+            &mut attempt,
+        )
+        .map_err(|e| crate::engine::cause::explain(self.cx, self.source, e))?;
         let received = cache::now();
         let lifetime = policy::lifetime(fetched.expires_at, fetched.server_time, received)
             .ok_or(Error::BadToken("it had already expired by AWS's own clock"))?;
