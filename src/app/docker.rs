@@ -15,6 +15,7 @@ use crate::engine::token;
 use crate::host::registry::{self, EcrHost, HostError, Registry};
 use crate::util::files::{self, Trust};
 use crate::util::log::{debug, error, warning};
+use crate::util::redact::quote;
 use crate::util::settings::Settings;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -43,19 +44,6 @@ struct Credentials<'a> {
 /// Reads at most `MAX_INPUT` bytes; more is an error, not something to wait for.
 pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
     crate::util::input::read_bounded(input, MAX_INPUT).map_err(|e| e.to_string())
-}
-
-/// A short, printable rendering of untrusted input for messages. Everything up to the last `@`
-/// is masked: it may be `user:password@`, and a password typed into a server URL must not reach
-/// the terminal or a log file.
-pub fn quote(input: &str) -> String {
-    let masked = crate::util::redact::url(input);
-    let input = masked.as_str();
-    let mut s: String = input.chars().take(80).collect();
-    if input.chars().count() > 80 {
-        s.push_str("...");
-    }
-    format!("{s:?}")
 }
 
 /// `get`: the server URL on stdin, the credentials as JSON on stdout.
@@ -221,7 +209,7 @@ fn read_docker_config(path: &std::path::Path) -> Option<serde_json::Value> {
 /// region) and `public.ecr.aws`, each fetched through the cache, in parallel.
 fn default_registries(cx: &Context) -> BTreeMap<String, String> {
     let mut hosts = Vec::new();
-    match crate::app::kubelet::default_region(cx) {
+    match crate::engine::context::default_region(cx) {
         Some(region) => match EcrHost::for_region(&cx.settings, &region) {
             Some(host) => hosts.push(host),
             None => warning!("list: {region:?} (the configured region) is not an AWS region"),
@@ -385,19 +373,4 @@ fn not_found(out: &mut dyn Write, why: Option<&str>) -> i32 {
     let _ = write!(out, "{NOT_FOUND}");
     let _ = out.flush();
     1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quote_masks_userinfo() {
-        assert_eq!(quote("https://AWS:pw@host/x"), r#""https://***@host/x""#);
-        assert_eq!(quote("user:pw@host"), r#""***@host""#);
-        assert_eq!(quote("pw@a://host"), r#""***@a://host""#);
-        assert_eq!(quote("a@b@c"), r#""***@c""#);
-        assert_eq!(quote("host\r\n"), r#""host\r\n""#);
-        assert!(quote(&"x".repeat(500)).ends_with("...\""));
-    }
 }

@@ -295,7 +295,8 @@ fn plan(settings: Settings, input: Option<&str>, r: &mut Reporter<'_>) -> Option
         Some(r) => r.host.token_scope(),
         None => TokenScope {
             public: false,
-            region: crate::app::kubelet::default_region(&cx).unwrap_or_else(|| "us-east-1".into()),
+            region: crate::engine::context::default_region(&cx)
+                .unwrap_or_else(|| "us-east-1".into()),
             fips: false,
             dual_stack: false,
         },

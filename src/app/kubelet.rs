@@ -11,7 +11,10 @@
 //! not ECR (pull-through caches and mirrors), and the pod's own role (KEP-4412), whose STS call
 //! runs only on a cache miss.
 
-use crate::app::docker::quote;
+use crate::app::kubelet_api::{
+    API_GROUP, API_VERSIONS, KubeletError, MAX_REQUEST, ProviderRequest, REQUEST_KIND,
+    RESPONSE_KIND,
+};
 use crate::app::pod_role;
 use crate::aws::credentials::{Base, CredentialSource};
 use crate::aws::error::Error;
@@ -21,6 +24,7 @@ use crate::engine::resolve;
 use crate::engine::token::{self, Token};
 use crate::host::registry::{self, EcrHost, HostError};
 use crate::util::log::{debug, error, info};
+use crate::util::redact::quote;
 use crate::util::settings::Settings;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -28,17 +32,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::Duration;
-
-pub const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
-/// Versions we answer in, newest first; the answer must carry the version asked.
-pub const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
-pub const REQUEST_KIND: &str = "CredentialProviderRequest";
-pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
-
-/// The most we read from stdin. A request is an image name, a service account token (a few
-/// KiB) and the annotations the config asks for (Kubernetes caps all of an object's
-/// annotations at 256 KiB together).
-pub const MAX_REQUEST: usize = 512 * 1024;
 
 /// The kubelet kills a plugin after a minute and then pulls without credentials. Whatever
 /// `AWS_ECR_TIMEOUT` says, we answer (with an error) before that.
@@ -69,61 +62,6 @@ ARGS from the config's args are accepted and ignored.
   -h, --help       this help
   -V, --version    the version and commit";
 
-/// Why the kubelet gets no credentials. Each variant renders as the one line on stderr.
-#[derive(Debug, thiserror::Error)]
-pub enum KubeletError {
-    #[error("cannot read the request from stdin: {0}")]
-    Read(std::io::Error),
-    #[error("the request is longer than {MAX_REQUEST} bytes")]
-    TooLarge,
-    #[error("the request is not valid JSON: {0}")]
-    Json(String),
-    #[error("the request is not a CredentialProviderRequest: {0}")]
-    Shape(String),
-    #[error("unsupported apiVersion {0}; this plugin speaks {API_GROUP}/v1, v1beta1 and v1alpha1")]
-    ApiVersion(String),
-    #[error("the request's image is empty")]
-    EmptyImage,
-    #[error("bad image {image}: {why}")]
-    Image { image: String, why: String },
-    #[error(
-        "{0} is not an Amazon ECR registry and no AWS region is configured for it; set AWS_REGION (or a region in the AWS config) to use that region's ECR token"
-    )]
-    NoRegion(String),
-    #[error("{registry}: the region {region:?} from the AWS configuration is not a region name")]
-    BadRegion { registry: String, region: String },
-    #[error("the role ARN {arn:?} from {source_name} is not an IAM role ARN")]
-    RoleArn { arn: String, source_name: String },
-    #[error(
-        "the pod's service account names the role {0} but the request carries no service account token; give the provider a tokenAttributes block in the kubelet's CredentialProviderConfig"
-    )]
-    NoServiceAccountToken(String),
-    #[error("the service account token is not a JWT with iss and sub claims: {0}")]
-    ServiceAccountToken(&'static str),
-    #[error("the service account token's claim {claim} {problem}")]
-    Claim {
-        claim: &'static str,
-        problem: String,
-    },
-    #[error("{registry}: {source}")]
-    Token { registry: String, source: Error },
-    #[error("timed out after {0:?} (the kubelet's limit is a minute)")]
-    HardLimit(Duration),
-    #[error("cannot write the response: {0}")]
-    Write(String),
-}
-
-/// A request, read.
-#[derive(Debug)]
-pub struct ProviderRequest {
-    /// `credentialprovider.kubelet.k8s.io/<version>`, as sent.
-    pub api_version: String,
-    pub image: String,
-    /// v1 only, when the kubelet's config has `tokenAttributes`.
-    pub service_account_token: Option<crate::util::secret::Secret>,
-    pub service_account_annotations: BTreeMap<String, String>,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ProviderResponse<'a> {
@@ -146,8 +84,8 @@ pub fn run(settings: Settings, args: &[String]) -> i32 {
         [a] if matches!(a.as_str(), "--version" | "-V" | "-v" | "version") => {
             return crate::app::process::print(&format_args!(
                 "{} (ecr-login) {}\n",
-                crate::app::cli::KUBELET_NAME,
-                crate::app::cli::LONG_VERSION
+                crate::app::program::KUBELET_NAME,
+                crate::app::program::LONG_VERSION
             ));
         }
         [a] if matches!(a.as_str(), "--help" | "-h" | "help") => {
@@ -379,8 +317,8 @@ fn resolve(cx: &Context, registry: &str) -> Result<(EcrHost, CredentialSource), 
     match resolve::resolve(&cx.settings, registry) {
         Ok(resolved) => Ok(resolved),
         Err(Error::Host(HostError::NotEcr(_))) => {
-            let region =
-                default_region(cx).ok_or_else(|| KubeletError::NoRegion(registry.into()))?;
+            let region = crate::engine::context::default_region(cx)
+                .ok_or_else(|| KubeletError::NoRegion(registry.into()))?;
             let host = fallback_host(&cx.settings, registry, &region)?;
             info!(
                 "{registry} is not an ECR host; answering with the ECR token of {region}, the configured region"
@@ -396,23 +334,6 @@ fn resolve(cx: &Context, registry: &str) -> Result<(EcrHost, CredentialSource), 
             source,
         }),
     }
-}
-
-/// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
-/// them. No instance metadata: the region is part of the cache key, and a cache hit must not
-/// cost a network call.
-pub fn default_region(cx: &Context) -> Option<String> {
-    let settings = &cx.settings;
-    let from_profile = || {
-        let (profile, _) = crate::aws::aws_files::selected_profile(settings);
-        cx.files.setting(&profile, "region")
-    };
-    settings
-        .nonempty("AWS_REGION")
-        .or_else(|| settings.nonempty("AWS_DEFAULT_REGION"))
-        .or_else(from_profile)
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty())
 }
 
 /// An [`EcrHost`] for a registry that is not ECR: the token is `region`'s private ECR token,

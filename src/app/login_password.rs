@@ -83,7 +83,7 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
     } else {
         let cx = Context::load(settings.clone())?;
         let region = region
-            .or_else(|| crate::app::kubelet::default_region(&cx))
+            .or_else(|| crate::engine::context::default_region(&cx))
             .ok_or_else(|| {
                 Error::Config(
                     "no region: pass --region, set AWS_REGION, or set a region in the AWS config"

@@ -85,7 +85,7 @@ const APOSTROPHE_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
 
 /// Writes the roff page.
 pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
-    let mut cmd = crate::app::cli::command();
+    let mut cmd = crate::app::command::command();
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut buf = Vec::new();
@@ -136,7 +136,7 @@ fn undescribed() -> Vec<&'static str> {
 fn render_subcommand(roff: &mut Roff, sub: &Command) {
     roff.control("SS", [sub.get_name()]);
     let mut synopsis = vec![
-        bold(crate::app::cli::NAME),
+        bold(crate::app::program::NAME),
         roman(" "),
         bold(sub.get_name()),
     ];

@@ -4,12 +4,15 @@
 
 pub mod cli;
 pub(crate) mod client_config;
+pub(crate) mod command;
 pub(crate) mod configure;
 pub(crate) mod docker;
 pub(crate) mod doctor;
 pub(crate) mod kubelet;
+pub(crate) mod kubelet_api;
 pub(crate) mod login_password;
 pub(crate) mod man;
 pub(crate) mod pod_role;
 pub mod process;
+pub(crate) mod program;
 pub(crate) mod refresh;

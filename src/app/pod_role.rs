@@ -1,7 +1,7 @@
 //! A pod's own role (KEP-4412): the service account annotation or `AWS_ECR_ROLE_ARN`, and the
 //! claims of the pod's service account token that a role's trust policy can tell apart.
 
-use crate::app::kubelet::{KubeletError, ProviderRequest};
+use crate::app::kubelet_api::{KubeletError, ProviderRequest};
 use crate::aws::web_identity::PodRole;
 use crate::util::settings::Settings;
 use base64::Engine;

@@ -51,3 +51,20 @@ impl Context {
         source.identity_key(&self.settings, &self.files)
     }
 }
+
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
+/// them. No instance metadata: the region is part of the cache key, and a cache hit must not
+/// cost a network call.
+pub fn default_region(cx: &Context) -> Option<String> {
+    let settings = &cx.settings;
+    let from_profile = || {
+        let (profile, _) = crate::aws::aws_files::selected_profile(settings);
+        cx.files.setting(&profile, "region")
+    };
+    settings
+        .nonempty("AWS_REGION")
+        .or_else(|| settings.nonempty("AWS_DEFAULT_REGION"))
+        .or_else(from_profile)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+}

@@ -68,6 +68,19 @@ pub fn text(input: &str) -> String {
     out
 }
 
+/// A short, printable rendering of untrusted input for messages. Everything up to the last `@`
+/// is masked: it may be `user:password@`, and a password typed into a server URL must not reach
+/// the terminal or a log file.
+pub fn quote(input: &str) -> String {
+    let masked = url(input);
+    let input = masked.as_str();
+    let mut s: String = input.chars().take(80).collect();
+    if input.chars().count() > 80 {
+        s.push_str("...");
+    }
+    format!("{s:?}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +103,15 @@ mod tests {
             "error reaching http://***@h/x?t=*** dns error (for \"https://***@c/\")"
         );
         assert_eq!(text("no urls here"), "no urls here");
+    }
+
+    #[test]
+    fn quote_masks_userinfo() {
+        assert_eq!(quote("https://AWS:pw@host/x"), r#""https://***@host/x""#);
+        assert_eq!(quote("user:pw@host"), r#""***@host""#);
+        assert_eq!(quote("pw@a://host"), r#""***@a://host""#);
+        assert_eq!(quote("a@b@c"), r#""***@c""#);
+        assert_eq!(quote("host\r\n"), r#""host\r\n""#);
+        assert!(quote(&"x".repeat(500)).ends_with("...\""));
     }
 }
