@@ -11,17 +11,34 @@
 //! The documentation is for maintainers (`cargo doc --document-private-items`): it links to
 //! the private modules it describes.
 #![allow(rustdoc::private_intra_doc_links)]
+#![warn(unreachable_pub)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
-pub(crate) mod app;
-pub(crate) mod aws;
-pub mod cache;
-pub(crate) mod engine;
-pub(crate) mod host;
-pub(crate) mod util;
+mod app;
+mod aws;
+mod cache;
+mod engine;
+mod host;
+mod util;
 
-pub use app::{cli, process};
-pub use host::registry;
-pub use util::secret;
+/// What the binary (`src/main.rs`) calls: the C entry point's helpers and the dispatch.
+pub use app::cli::run_as;
+pub use app::process::{args_from_c, guard_standard_fds};
+
+/// The parsers the property tests (`tests/it/fuzz.rs`) feed with arbitrary input: the cache
+/// file and server URLs. Not an API.
+#[doc(hidden)]
+pub mod for_fuzz {
+    /// The cache file's reader and the store that heals it.
+    pub mod cache {
+        pub use crate::cache::store::{Cache, Entry, now, parse_cache_file};
+    }
+    /// Server URLs to ECR hosts.
+    pub mod registry {
+        pub use crate::host::registry::{EcrHost, Registry, classify, parse_server_url};
+    }
+    pub use crate::util::secret::Secret;
+}
 
 /// The failure-memory decisions and the kubelet's retry schedule, for the fleet simulation
 /// (`benches/fleet.rs`), which must run the real code, not a model of it. Not an API.

@@ -2,7 +2,7 @@
 //! ([`kubelet`], [`pod_role`]), `get-login-password`, `configure`, `doctor`, the man page, and the
 //! process around them ([`cli`], [`process`], [`refresh`]). The top layer: it may use every other.
 
-pub mod cli;
+pub(crate) mod cli;
 pub(crate) mod client_config;
 pub(crate) mod command;
 pub(crate) mod configure;
@@ -13,6 +13,6 @@ pub(crate) mod kubelet_api;
 pub(crate) mod login_password;
 pub(crate) mod man;
 pub(crate) mod pod_role;
-pub mod process;
+pub(crate) mod process;
 pub(crate) mod program;
 pub(crate) mod refresh;

@@ -4,6 +4,6 @@
 
 pub(crate) mod key;
 pub(crate) mod policy;
-mod store;
+pub(crate) mod store;
 
-pub use store::*;
+pub(crate) use store::*;

@@ -4,4 +4,4 @@
 
 pub(crate) mod config;
 pub(crate) mod names;
-pub mod registry;
+pub(crate) mod registry;

@@ -6,5 +6,5 @@ pub(crate) mod files;
 pub(crate) mod input;
 pub(crate) mod log;
 pub(crate) mod redact;
-pub mod secret;
+pub(crate) mod secret;
 pub(crate) mod settings;
