@@ -17,11 +17,6 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: docker-credential-ecr-login <get|list|store|erase|version> (or get-login-password, configure, doctor, kubelet, man, completions, help; `help` for more)";
 
-/// Runs the program for `args` (without the program name) and returns the exit code.
-pub fn run(args: &[String]) -> i32 {
-    run_as(NAME, args)
-}
-
 /// Runs the program invoked under `program` (`argv[0]`'s file name): the kubelet runs the plugin
 /// as `<bin dir>/ecr-credential-provider`, a link to this binary.
 pub fn run_as(program: &str, args: &[String]) -> i32 {

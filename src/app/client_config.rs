@@ -8,20 +8,20 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The name clients derive the helper's binary from (`docker-credential-<name>`).
-pub const HELPER: &str = "ecr-login";
+pub(crate) const HELPER: &str = "ecr-login";
 /// Largest client config we will edit; real ones are a few KiB.
 const MAX_FILE_SIZE: u64 = 16 << 20;
 
 /// Which client's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Client {
+pub(crate) enum Client {
     Docker,
     Podman,
     Helm,
 }
 
 impl Client {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Client::Docker => "docker",
             Client::Podman => "podman",
@@ -32,14 +32,14 @@ impl Client {
 
 /// A client's config file, and which rule chose it (to tell the user).
 #[derive(Debug, Clone)]
-pub struct Location {
+pub(crate) struct Location {
     pub client: Client,
     pub path: PathBuf,
     pub why: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigureError {
+pub(crate) enum ConfigureError {
     #[error("cannot find {0}: {1}")]
     NoPath(&'static str, &'static str),
     #[error(transparent)]
@@ -82,7 +82,7 @@ fn env_path(settings: &Settings, name: &str) -> Option<PathBuf> {
 }
 
 /// Where `client` keeps the file we edit.
-pub fn location(settings: &Settings, client: Client) -> Result<Location, ConfigureError> {
+pub(crate) fn location(settings: &Settings, client: Client) -> Result<Location, ConfigureError> {
     let home = || settings.home().map(Path::to_path_buf);
     let loc = |path: PathBuf, why: &str| Location {
         client,
@@ -143,7 +143,7 @@ pub fn location(settings: &Settings, client: Client) -> Result<Location, Configu
 
 /// A client config as read: the document, the file's mode and its text.
 #[derive(Debug, Clone)]
-pub struct ClientFile {
+pub(crate) struct ClientFile {
     pub doc: Map<String, Value>,
     pub mode: u32,
     /// Owner and group, kept when root edits a user's file (`sudo` with the user's HOME).
@@ -152,7 +152,7 @@ pub struct ClientFile {
 }
 
 /// Reads a client config: `None` when absent; an empty file is an empty object.
-pub fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError> {
+pub(crate) fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError> {
     let Some(bytes) = files::read(path, MAX_FILE_SIZE, Trust::Any)? else {
         return Ok(None);
     };
@@ -193,7 +193,7 @@ pub fn read_json_file(path: &Path) -> Result<Option<ClientFile>, ConfigureError>
 }
 
 /// The first executable called `name` on `PATH`.
-pub fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
     let path = settings.nonempty("PATH")?;
     std::env::split_paths(path)
         .filter(|d| !d.as_os_str().is_empty())
@@ -205,7 +205,7 @@ pub fn find_on_path(settings: &Settings, name: &str) -> Option<PathBuf> {
 
 /// What `PATH` finds under the helper's name, compared with the running binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HelperOnPath {
+pub(crate) enum HelperOnPath {
     /// Nothing: the clients cannot run the helper.
     Missing,
     /// This binary (or one we cannot compare with, when our own path is unknown).
@@ -216,7 +216,7 @@ pub enum HelperOnPath {
 
 /// Which `docker-credential-ecr-login` the clients would run: `configure` warns and `doctor`
 /// checks with the same rule.
-pub fn helper_on_path(settings: &Settings) -> HelperOnPath {
+pub(crate) fn helper_on_path(settings: &Settings) -> HelperOnPath {
     let Some(found) = find_on_path(settings, &format!("docker-credential-{HELPER}")) else {
         return HelperOnPath::Missing;
     };
@@ -232,7 +232,7 @@ pub fn helper_on_path(settings: &Settings) -> HelperOnPath {
 }
 
 /// How a client config routes `host`: `Some(helper)` from `credHelpers`, else `credsStore`.
-pub fn route(doc: &Map<String, Value>, host: &str) -> Route {
+pub(crate) fn route(doc: &Map<String, Value>, host: &str) -> Route {
     if let Some(Value::String(h)) = doc
         .get("credHelpers")
         .and_then(|c| c.as_object())
@@ -255,7 +255,7 @@ pub fn route(doc: &Map<String, Value>, host: &str) -> Route {
 
 /// How one client config routes one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     CredHelper(String),
     /// A stored login (`auths`), which podman prefers to a later file's helper.
     Auths,

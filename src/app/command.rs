@@ -19,7 +19,7 @@ Route registries to it with `docker-credential-ecr-login configure --registry HO
 `docker-credential-ecr-login doctor HOST` why a pull says \"no basic auth credentials\".";
 
 /// The whole command line, as `--help` and the man page show it.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new(NAME)
         .about(ABOUT)
         .long_about(LONG_ABOUT)

@@ -22,7 +22,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The clap definition (also used for `--help` and the man page).
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("configure")
         .about("Route registries to this helper in Docker's, podman's or Helm's config")
         .long_about(
@@ -91,7 +91,7 @@ pub fn command() -> Command {
 
 /// What one run asks for.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub hosts: Vec<String>,
     pub remove: bool,
     pub force: bool,
@@ -100,7 +100,7 @@ pub struct Options {
 
 /// One change to a file's `credHelpers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Add(String),
     Replace { host: String, old: String },
     Remove(String),
@@ -119,7 +119,7 @@ impl std::fmt::Display for Change {
 }
 
 /// Runs `configure`; returns the exit code.
-pub fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
+pub(crate) fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
     let mut stdout = crate::app::process::stdout();
     let code = match run_inner(settings, matches, &mut stdout) {
         Ok(()) => 0,
@@ -282,7 +282,7 @@ fn registry_key(
 
 /// A file's new content, ready to write.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub changes: Vec<Change>,
     /// The file the bytes go to: the symlink's final target, or the path itself.
     pub write_path: PathBuf,
@@ -317,7 +317,7 @@ fn plan_file(location: &Location, options: &Options) -> Result<(Location, Plan),
 
 /// Problems found in a document before we know its path.
 #[derive(Debug)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     NotObject,
     OtherHelper { host: String, helper: String },
 }
@@ -340,7 +340,10 @@ impl ApplyError {
 
 /// Edits `doc`'s `credHelpers` as `options` ask, and says what changed. All or nothing: a
 /// refusal leaves `doc` as it was.
-pub fn apply(doc: &mut Map<String, Value>, options: &Options) -> Result<Vec<Change>, ApplyError> {
+pub(crate) fn apply(
+    doc: &mut Map<String, Value>,
+    options: &Options,
+) -> Result<Vec<Change>, ApplyError> {
     let empty = Map::new();
     let helpers = match doc.get("credHelpers") {
         None | Some(Value::Null) => &empty,

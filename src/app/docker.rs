@@ -22,14 +22,14 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 /// The exact text Docker takes as "no credentials for this registry".
-pub const NOT_FOUND: &str = "credentials not found in native keychain";
+pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain";
 
 /// The protocol's answer to an empty server URL (docker-credential-helpers'
 /// `ErrCredentialsMissingServerURL`), for `get`, `store` and `erase` alike.
-pub const NO_SERVER_URL: &str = "no credentials server URL";
+pub(crate) const NO_SERVER_URL: &str = "no credentials server URL";
 
 /// The most we read from stdin: a server URL is far shorter, a `store` payload a few KiB.
-pub const MAX_INPUT: usize = 64 * 1024;
+pub(crate) const MAX_INPUT: usize = 64 * 1024;
 
 #[derive(Serialize)]
 struct Credentials<'a> {
@@ -42,12 +42,12 @@ struct Credentials<'a> {
 }
 
 /// Reads at most `MAX_INPUT` bytes; more is an error, not something to wait for.
-pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
+pub(crate) fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
     crate::util::input::read_bounded(input, MAX_INPUT).map_err(|e| e.to_string())
 }
 
 /// `get`: the server URL on stdin, the credentials as JSON on stdout.
-pub fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32 {
+pub(crate) fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32 {
     let raw = match read_input(input) {
         Ok(raw) => raw,
         Err(why) => return not_found(out, Some(&why)),
@@ -105,7 +105,7 @@ const MAX_DOCKER_CONFIG: u64 = 4 << 20;
 /// `public.ecr.aws` are fetched, as the Go helper does, and from then on come from the cache.
 /// A warm cache costs no AWS call. Failures never fail the `list`: those clients abort the
 /// whole build when it fails.
-pub fn list(settings: Settings, out: &mut dyn Write) -> i32 {
+pub(crate) fn list(settings: Settings, out: &mut dyn Write) -> i32 {
     let mut registries = BTreeMap::new();
     match Context::load(settings) {
         Ok(cx) => {
@@ -287,7 +287,7 @@ fn login_host(settings: &Settings, server_url: &str) -> Result<Option<String>, E
 /// `AWS_ECR_IGNORE_CREDS_STORAGE=true` (the Go helper's switch) makes both silent no-ops for
 /// every host. An empty server URL is refused before that, as the protocol library refuses it
 /// before the Go helper is asked.
-pub fn store_or_erase(
+pub(crate) fn store_or_erase(
     settings: &Settings,
     store: bool,
     input: &mut dyn Read,

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// answers now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CheckId {
+pub(crate) enum CheckId {
     Host,
     RegistryConfig,
     Credentials,
@@ -64,11 +64,11 @@ impl CheckId {
 }
 
 /// Bumped only when a field is renamed or removed; new checks and detail keys may be added.
-pub const JSON_SCHEMA: u32 = 1;
+pub(crate) const JSON_SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Warn,
     Fail,
@@ -88,7 +88,7 @@ impl Status {
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub id: CheckId,
     pub status: Status,
     pub message: String,
@@ -125,7 +125,7 @@ impl Check {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub schema: u32,
     pub host: Option<String>,
     /// The exit code's meaning: no check failed.
@@ -133,7 +133,7 @@ pub struct Report {
     pub checks: Vec<Check>,
 }
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("doctor")
         .about("Check, step by step, why a registry gets or does not get a token")
         .long_about(
@@ -160,7 +160,7 @@ pub fn command() -> Command {
 }
 
 /// Runs `doctor`; returns the exit code: 0 when no check failed.
-pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     let host = matches.get_one::<String>("host").cloned();
     let report = if matches.get_flag("json") {
         let report = diagnose(settings, host.as_deref());
@@ -226,14 +226,14 @@ fn result_line(report: &Report) -> &'static str {
 }
 
 /// Runs every check; nothing is printed.
-pub fn diagnose(settings: Settings, input: Option<&str>) -> Report {
+pub(crate) fn diagnose(settings: Settings, input: Option<&str>) -> Report {
     diagnose_streaming(settings, input, &mut |_| {})
 }
 
 /// Runs every check, handing each to `on_check` as it finishes: first those that read local
 /// files only (they show at once), then those that call AWS, each under its own share of the
 /// deadline, so that a hang is blamed on the step that hung and the finished checks are kept.
-pub fn diagnose_streaming(
+pub(crate) fn diagnose_streaming(
     settings: Settings,
     input: Option<&str>,
     on_check: &mut dyn FnMut(&Check),

@@ -35,10 +35,10 @@ use std::time::Duration;
 
 /// The kubelet kills a plugin after a minute and then pulls without credentials. Whatever
 /// `AWS_ECR_TIMEOUT` says, we answer (with an error) before that.
-pub const HARD_LIMIT: Duration = Duration::from_secs(50);
+pub(crate) const HARD_LIMIT: Duration = Duration::from_secs(50);
 
 /// `--help` of the plugin, and the long help of `docker-credential-ecr-login kubelet`.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 usage: ecr-credential-provider [ARGS...]
        docker-credential-ecr-login kubelet [ARGS...]
 
@@ -79,7 +79,7 @@ struct AuthConfig<'a> {
 }
 
 /// Runs the front end; returns the exit code.
-pub fn run(settings: Settings, args: &[String]) -> i32 {
+pub(crate) fn run(settings: Settings, args: &[String]) -> i32 {
     match args {
         [a] if matches!(a.as_str(), "--version" | "-V" | "-v" | "version") => {
             return crate::app::process::print(&format_args!(
@@ -122,7 +122,7 @@ pub fn run(settings: Settings, args: &[String]) -> i32 {
 }
 
 /// The response JSON for the request on `input`.
-pub fn answer(settings: &Settings, input: &mut dyn Read) -> Result<String, KubeletError> {
+pub(crate) fn answer(settings: &Settings, input: &mut dyn Read) -> Result<String, KubeletError> {
     let raw = read_request(input)?;
     let request = parse_request(&raw)?;
     let registry = registry_of(&request.image)?;
@@ -154,7 +154,7 @@ fn read_request(input: &mut dyn Read) -> Result<Vec<u8>, KubeletError> {
 /// Checks kind and version, and reads the fields we use. Unknown request fields are ignored:
 /// a newer kubelet may send more, and only the response is decoded strictly. Field values are
 /// read by hand rather than by serde so that no error message can echo a token.
-pub fn parse_request(raw: &[u8]) -> Result<ProviderRequest, KubeletError> {
+pub(crate) fn parse_request(raw: &[u8]) -> Result<ProviderRequest, KubeletError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(KubeletError::Json("stdin is empty".into()));
     }
@@ -231,7 +231,7 @@ fn string_field(object: &Map<String, Value>, name: &str) -> Result<Option<String
 /// `auth` key, which the kubelet matches against the image with the port. The kubelet sends
 /// normalized references (`docker.io/library/nginx`); a bare Docker Hub name is read the way
 /// Docker reads it, for completeness.
-pub fn registry_of(image: &str) -> Result<String, KubeletError> {
+pub(crate) fn registry_of(image: &str) -> Result<String, KubeletError> {
     if image.is_empty() {
         return Err(KubeletError::EmptyImage);
     }
@@ -385,7 +385,7 @@ fn response(
 /// Half the token's remaining lifetime, so the kubelet asks again while the token still has
 /// hours to run. Whole seconds, rounded down; `0s` ("do not cache") only for a token with
 /// less than two seconds left.
-pub fn cache_duration(expires_at: f64, now: f64) -> String {
+pub(crate) fn cache_duration(expires_at: f64, now: f64) -> String {
     let half = ((expires_at - now) / 2.0).floor();
     let seconds = if half.is_finite() && half > 0.0 {
         half as u64
@@ -396,7 +396,7 @@ pub fn cache_duration(expires_at: f64, now: f64) -> String {
 }
 
 /// A duration as Go's `time.Duration.String()` prints whole seconds: `5h59m58s`, `1m0s`, `45s`.
-pub fn go_duration(seconds: u64) -> String {
+pub(crate) fn go_duration(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
     if h > 0 {
         format!("{h}h{m}m{s}s")

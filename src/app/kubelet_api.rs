@@ -6,20 +6,20 @@ use crate::aws::error::Error;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
+pub(crate) const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
 /// Versions we answer in, newest first; the answer must carry the version asked.
-pub const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
-pub const REQUEST_KIND: &str = "CredentialProviderRequest";
-pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
+pub(crate) const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
+pub(crate) const REQUEST_KIND: &str = "CredentialProviderRequest";
+pub(crate) const RESPONSE_KIND: &str = "CredentialProviderResponse";
 
 /// The most we read from stdin. A request is an image name, a service account token (a few
 /// KiB) and the annotations the config asks for (Kubernetes caps all of an object's
 /// annotations at 256 KiB together).
-pub const MAX_REQUEST: usize = 512 * 1024;
+pub(crate) const MAX_REQUEST: usize = 512 * 1024;
 
 /// Why the kubelet gets no credentials. Each variant renders as the one line on stderr.
 #[derive(Debug, thiserror::Error)]
-pub enum KubeletError {
+pub(crate) enum KubeletError {
     #[error("cannot read the request from stdin: {0}")]
     Read(std::io::Error),
     #[error("the request is longer than {MAX_REQUEST} bytes")]
@@ -63,7 +63,7 @@ pub enum KubeletError {
 
 /// A request, read.
 #[derive(Debug)]
-pub struct ProviderRequest {
+pub(crate) struct ProviderRequest {
     /// `credentialprovider.kubelet.k8s.io/<version>`, as sent.
     pub api_version: String,
     pub image: String,

@@ -12,7 +12,7 @@ use crate::util::settings::Settings;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("get-login-password")
         .about("Print the password for an ECR registry, as `aws ecr get-login-password` does (from the cache)")
         .long_about(
@@ -43,7 +43,7 @@ pub fn command() -> Command {
         )
 }
 
-pub fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     match password(settings, matches) {
         Ok(password) => {
             let mut out = crate::app::process::stdout();

@@ -84,7 +84,7 @@ const EXIT_STATUS: &[(&str, &str)] = &[
 const APOSTROPHE_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
 
 /// Writes the roff page.
-pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn render(out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = crate::app::command::command();
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone());

@@ -8,12 +8,12 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 /// The service account annotation naming the role a pod pulls its images with.
-pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+pub(crate) const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 /// The role for pods whose service account has no annotation (only with a token).
-pub const ROLE_ENV: &str = "AWS_ECR_ROLE_ARN";
+pub(crate) const ROLE_ENV: &str = "AWS_ECR_ROLE_ARN";
 /// IRSA's annotation: the role the pod's own AWS SDKs assume. Not read for pulls (the
 /// reference plugin does not either): a pod's image role is a separate grant.
-pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub(crate) const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 
 /// The pod's own role, when it has one and a token to assume it with.
 ///
@@ -23,7 +23,7 @@ pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 /// another that the trust policy refuses. Entries are therefore keyed by the role and by the
 /// token's `iss`, `sub` and `aud`: exactly what a trust policy can tell apart. The claims are
 /// read, not verified: the kubelet minted the token for this pod, and STS verifies it.
-pub fn pod_role(
+pub(crate) fn pod_role(
     settings: &Settings,
     request: &ProviderRequest,
 ) -> Result<Option<PodRole>, KubeletError> {
@@ -92,14 +92,14 @@ fn explain_irsa_only(request: &ProviderRequest, env_role: Option<&str>) {
 
 /// The claims of a service account token that a role's trust policy can test.
 #[derive(Debug)]
-pub struct Claims {
+pub(crate) struct Claims {
     pub iss: String,
     pub sub: String,
     pub aud: Audience,
 }
 
 #[derive(Debug, Default)]
-pub enum Audience {
+pub(crate) enum Audience {
     #[default]
     None,
     One(String),
@@ -121,7 +121,7 @@ impl Claims {
 
 /// Reads a JWT's payload without verifying it. Errors name the claim that is wrong and what
 /// it should be, never its value.
-pub fn claims(token: &str) -> Result<Claims, KubeletError> {
+pub(crate) fn claims(token: &str) -> Result<Claims, KubeletError> {
     let payload = payload(token)?;
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&payload) else {
         return Err(KubeletError::ServiceAccountToken(
@@ -207,7 +207,7 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// `ecr-login.<namespace>.<name>` for `system:serviceaccount:<namespace>:<name>`, so CloudTrail
 /// shows which service account pulled; within STS's 64 characters of `[\w+=,.@-]`.
-pub fn session_name(sub: &str) -> String {
+pub(crate) fn session_name(sub: &str) -> String {
     let name = match sub.strip_prefix("system:serviceaccount:") {
         Some(rest) => format!("ecr-login.{}", rest.replace(':', ".")),
         None => "ecr-login".to_string(),

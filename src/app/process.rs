@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn odd_argv_is_read_safely() {
-        // SAFETY: a null argv is allowed.
         assert_eq!(
+            // SAFETY: a null argv is allowed.
             unsafe { args_from_c(3, std::ptr::null()) },
             (String::new(), Vec::new())
         );
@@ -186,11 +186,13 @@ mod tests {
         let argv = [program.as_ptr(), std::ptr::null()];
         // A negative count reads nothing; an early null ends the list.
         assert_eq!(
+            // SAFETY: `argv` holds one NUL-terminated string and a null, both alive here.
             unsafe { args_from_c(-1, argv.as_ptr()) },
             (String::new(), Vec::new())
         );
         for argc in [1, 2] {
             assert_eq!(
+                // SAFETY: `argv` holds `argc` (1 or 2) pointers: a string and a null.
                 unsafe { args_from_c(argc, argv.as_ptr()) },
                 ("p".to_string(), Vec::new())
             );

@@ -30,10 +30,10 @@ use std::sync::OnceLock;
 
 /// The most we read of one file. Far larger than any real file (tools that write one SSO
 /// profile per account make files of a few MiB), small enough not to exhaust memory.
-pub const MAX_FILE: u64 = 64 << 20;
+pub(crate) const MAX_FILE: u64 = 64 << 20;
 /// Above this, parsing on every cache hit would cost more than the hit itself: such a call
 /// runs without the cache (and says so) rather than key on a partial view.
-pub const MAX_KEYED: u64 = 16 << 20;
+pub(crate) const MAX_KEYED: u64 = 16 << 20;
 
 /// Every profile setting the SDK's credential, region and endpoint providers read. A setting
 /// missing here would let two profiles that resolve differently share a key: the oracle test
@@ -81,7 +81,7 @@ const SERVICES: &[&str] = &["ecr", "ecr_public", "sts", "sso", "sso_oidc", "sign
 
 /// Why a profile is the one in effect (for `doctor` and debug lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileChoice {
+pub(crate) enum ProfileChoice {
     AwsProfile,
     /// `AWS_DEFAULT_PROFILE`, as the AWS CLI and the Go SDK read it when `AWS_PROFILE` is unset.
     AwsDefaultProfile,
@@ -90,7 +90,7 @@ pub enum ProfileChoice {
 }
 
 impl ProfileChoice {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             ProfileChoice::AwsProfile => "AWS_PROFILE",
             ProfileChoice::AwsDefaultProfile => "AWS_DEFAULT_PROFILE",
@@ -103,7 +103,7 @@ impl ProfileChoice {
 /// The profile the environment selects. `AWS_PROFILE=` (set, empty) selects the profile named
 /// `""`, as the Rust SDK reads it: no such profile exists, so the chain goes on to container and
 /// instance credentials.
-pub fn selected_profile(settings: &Settings) -> (String, ProfileChoice) {
+pub(crate) fn selected_profile(settings: &Settings) -> (String, ProfileChoice) {
     if let Some(p) = settings.get("AWS_PROFILE") {
         return (p.to_string(), ProfileChoice::AwsProfile);
     }
@@ -115,7 +115,7 @@ pub fn selected_profile(settings: &Settings) -> (String, ProfileChoice) {
 
 /// One of the two files, read.
 #[derive(Debug, Clone)]
-pub struct SharedFile {
+pub(crate) struct SharedFile {
     pub path: PathBuf,
     /// What the SDK will see: `None` when there is no file, empty when it is not UTF-8 (the SDK
     /// reads such a file as empty too).
@@ -125,7 +125,7 @@ pub struct SharedFile {
 /// A file's stat identity: what changes whenever its contents may have (given the racy rule,
 /// see [`crate::aws::memo`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
+pub(crate) struct Stat {
     dev: u64,
     ino: u64,
     size: u64,
@@ -167,7 +167,7 @@ enum Source {
 
 /// One of the two files, found and not necessarily read.
 #[derive(Debug)]
-pub struct Located {
+pub(crate) struct Located {
     pub path: PathBuf,
     source: Source,
 }
@@ -224,7 +224,7 @@ impl std::fmt::Debug for Loaded {
 /// Both files, found; read and parsed only when something needs their contents. A cache hit
 /// whose key material is in the memo ([`crate::aws::memo`]) never reads them.
 #[derive(Debug)]
-pub struct AwsFiles {
+pub(crate) struct AwsFiles {
     pub config: Located,
     pub credentials: Located,
     loaded: OnceLock<Loaded>,
@@ -238,7 +238,7 @@ pub struct AwsFiles {
 impl AwsFiles {
     /// Finds, reads and parses both files now, without a memo.
     #[cfg(test)]
-    pub fn load(settings: &Settings) -> Result<AwsFiles, files::FileError> {
+    pub(crate) fn load(settings: &Settings) -> Result<AwsFiles, files::FileError> {
         let files = AwsFiles::open(settings, None)?;
         files.loaded();
         Ok(files)
@@ -247,7 +247,7 @@ impl AwsFiles {
     /// Finds both files and opens them, remembering key material in `memo_dir` (the cache's
     /// directory). A FIFO, a device or a file over [`MAX_FILE`] is an error, as the SDK would
     /// hang or read without end; a file that cannot be opened is an error too.
-    pub fn open(
+    pub(crate) fn open(
         settings: &Settings,
         memo_dir: Option<&Path>,
     ) -> Result<AwsFiles, files::FileError> {
@@ -278,7 +278,7 @@ impl AwsFiles {
 
     /// The same contents, for the SDK's loader: it then reads no file of its own (but one that
     /// could not be read, which it then fails on as it would).
-    pub fn profile_files(&self) -> ProfileFiles {
+    pub(crate) fn profile_files(&self) -> ProfileFiles {
         let loaded = self.loaded();
         let mut builder = ProfileFiles::builder();
         for (kind, file) in [
@@ -295,12 +295,12 @@ impl AwsFiles {
     }
 
     /// Every profile, as the SDK parses them; `Err` with the parser's message.
-    pub fn profiles(&self) -> &Result<ProfileSet, String> {
+    pub(crate) fn profiles(&self) -> &Result<ProfileSet, String> {
         &self.loaded().profiles
     }
 
     /// A setting of a profile, as the SDK reads it.
-    pub fn setting(&self, profile: &str, key: &str) -> Option<&str> {
+    pub(crate) fn setting(&self, profile: &str, key: &str) -> Option<&str> {
         self.profiles()
             .as_ref()
             .ok()?
@@ -317,7 +317,7 @@ impl AwsFiles {
     /// A key made from the memo names the states it was made for: should a miss then read
     /// contents that changed since (the SDK gets the bytes read then), the token fetched with
     /// them is stored under states that no later call can see again (a new ctime or inode).
-    pub fn feed_profile(&self, settings: &Settings, profile: &str, key: &mut KeyHasher) {
+    pub(crate) fn feed_profile(&self, settings: &Settings, profile: &str, key: &mut KeyHasher) {
         key.feed("config-state", &self.config.state());
         key.feed("credentials-state", &self.credentials.state());
         let material = match self.memoized(profile) {

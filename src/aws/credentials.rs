@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// Where the base credentials come from.
 #[derive(Debug, Clone)]
-pub enum Base {
+pub(crate) enum Base {
     /// The SDK's default chain, as the AWS CLI resolves it: environment keys, the selected
     /// profile, web identity, container credentials, instance metadata.
     DefaultChain,
@@ -33,7 +33,7 @@ pub enum Base {
 
 /// Which credentials: the base, and a role assumed from it.
 #[derive(Debug, Clone)]
-pub struct CredentialSource {
+pub(crate) struct CredentialSource {
     pub base: Base,
     /// Assumed with STS `AssumeRole` from the base credentials (registry config `role_arn`).
     pub role_arn: Option<String>,
@@ -74,7 +74,7 @@ const KEYED_VARS: &[&str] = &[
 const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
 impl CredentialSource {
-    pub fn default_chain() -> CredentialSource {
+    pub(crate) fn default_chain() -> CredentialSource {
         CredentialSource {
             base: Base::DefaultChain,
             role_arn: None,
@@ -83,7 +83,7 @@ impl CredentialSource {
     }
 
     /// The profile the SDK reads its settings (and, for the chain, credentials) from.
-    pub fn profile(&self, settings: &Settings) -> (String, ProfileChoice) {
+    pub(crate) fn profile(&self, settings: &Settings) -> (String, ProfileChoice) {
         match &self.base {
             Base::Profile(p) => (p.clone(), ProfileChoice::RegistryConfig),
             _ => aws_files::selected_profile(settings),
@@ -91,7 +91,7 @@ impl CredentialSource {
     }
 
     /// The identity part of cache keys: 32 hex characters.
-    pub fn identity_key(&self, settings: &Settings, files: &AwsFiles) -> String {
+    pub(crate) fn identity_key(&self, settings: &Settings, files: &AwsFiles) -> String {
         let mut key = KeyHasher::new();
         match &self.base {
             Base::DefaultChain => key.feed("base", "default-chain"),
@@ -148,7 +148,7 @@ impl CredentialSource {
     /// Resolves the credentials once, explicitly, so that a missing or broken source is
     /// reported as such rather than as an opaque dispatch failure. `sdk` was loaded from the
     /// same settings and files (see [`crate::aws::fetch::load_config`]).
-    pub async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         settings: &Settings,
         sdk: &SdkConfig,
@@ -204,7 +204,7 @@ fn env_keys(settings: &Settings) -> Option<(String, String, Option<String>)> {
 /// (STS for a role or web identity, the SSO portal) and was throttled, refused or not reached
 /// fails like the ECR call would, so that it is reported in one line and remembered alike;
 /// anything else is local (no credentials, a broken profile) and is not remembered.
-pub fn credentials_error(
+pub(crate) fn credentials_error(
     e: aws_credential_types::provider::error::CredentialsError,
     settings: &Settings,
     sdk: &SdkConfig,

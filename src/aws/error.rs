@@ -4,7 +4,7 @@ use crate::cache::policy::FailureKind;
 use crate::host::registry::HostError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Host(#[from] HostError),
 
@@ -67,14 +67,14 @@ pub enum Error {
 impl Error {
     /// A host that simply is not ECR: Docker asks a `credsStore` about every registry, so this
     /// one is answered silently.
-    pub fn is_not_ecr(&self) -> bool {
+    pub(crate) fn is_not_ecr(&self) -> bool {
         matches!(self, Error::Host(HostError::NotEcr(_)))
     }
 
     /// The kind of a failure of a call to AWS (ECR, STS, SSO), which every process should
     /// back off from; `None` for local failures (no credentials found, a broken config), whose
     /// fix (`aws sso login`, an edit) must take effect at once.
-    pub fn failure_kind(&self) -> Option<FailureKind> {
+    pub(crate) fn failure_kind(&self) -> Option<FailureKind> {
         match self {
             Error::AccessDenied { .. } => Some(FailureKind::Denied),
             Error::Throttled(_) => Some(FailureKind::Throttled),
@@ -86,7 +86,7 @@ impl Error {
     }
 
     /// A new failure of a call to AWS, to be remembered (not one answered from memory).
-    pub fn is_worth_remembering(&self) -> bool {
+    pub(crate) fn is_worth_remembering(&self) -> bool {
         !matches!(self, Error::Remembered { .. }) && self.failure_kind().is_some()
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 /// A token as AWS issued it, decoded.
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub username: String,
     pub password: Secret,
     /// Unix seconds, by AWS's clock.
@@ -42,7 +42,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `work` on a fresh single-threaded runtime, bounded by `deadline`: the one place the
 /// program starts an async runtime.
-pub fn block_on<T>(
+pub(crate) fn block_on<T>(
     deadline: Instant,
     what: &'static str,
     work: impl std::future::Future<Output = Result<T, Error>>,
@@ -66,7 +66,7 @@ pub fn block_on<T>(
 /// What one fetch resolved, for the failure memory: credentials from a source we cannot see
 /// into are compared with the ones AWS refused before.
 #[derive(Debug, Default)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// A hash of the credentials refused last time (see [`credentials_hash`]).
     pub refused_before: Option<String>,
     /// A hash of the credentials this fetch resolved.
@@ -80,7 +80,7 @@ pub struct Attempt {
 pub const CALLER_RETRY_ATTEMPTS: u32 = 1;
 
 /// [`fetch_with`] on its own runtime, bounded by `deadline`.
-pub fn fetch_blocking(
+pub(crate) fn fetch_blocking(
     settings: &Settings,
     files: &AwsFiles,
     scope: &TokenScope,
@@ -101,7 +101,7 @@ pub fn fetch_blocking(
 /// For `doctor`, which reports rather than fails: when an input would make the SDK panic or
 /// read without end (see [`check_inputs`]), the configuration it gets has none of them, and
 /// credentials that fail with the problem's one line, so every check that needs them says why.
-pub async fn load_config(
+pub(crate) async fn load_config(
     settings: &Settings,
     files: &AwsFiles,
     scope: &TokenScope,
@@ -436,7 +436,7 @@ fn credentials_hash(credentials: &Credentials) -> String {
 }
 
 /// Gets a token for `scope` with the selected credentials.
-pub async fn fetch(
+pub(crate) async fn fetch(
     settings: &Settings,
     files: &AwsFiles,
     scope: &TokenScope,
@@ -456,7 +456,7 @@ pub async fn fetch(
 
 /// [`fetch`], noting in `attempt` which credentials it used, and refusing to ask AWS with the
 /// very credentials it refused before.
-pub async fn fetch_with(
+pub(crate) async fn fetch_with(
     settings: &Settings,
     files: &AwsFiles,
     scope: &TokenScope,
@@ -555,7 +555,7 @@ pub async fn fetch_with(
 }
 
 /// The endpoint `fetch` calls for `scope` under `config`, for `doctor`.
-pub fn endpoint_for(settings: &Settings, scope: &TokenScope, config: &SdkConfig) -> String {
+pub(crate) fn endpoint_for(settings: &Settings, scope: &TokenScope, config: &SdkConfig) -> String {
     describe_endpoint(
         settings,
         scope,
@@ -578,7 +578,7 @@ fn describe_endpoint(settings: &Settings, scope: &TokenScope, variants: bool) ->
 }
 
 /// `base64("AWS:<password>")` to its parts. Anything else is an error, never a panic.
-pub fn decode_token(token: &str) -> Result<(String, Secret), Error> {
+pub(crate) fn decode_token(token: &str) -> Result<(String, Secret), Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .map_err(|_| Error::BadToken("not base64"))?;

@@ -22,7 +22,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub const FILE_NAME: &str = "ecr-login-memo.json";
+pub(crate) const FILE_NAME: &str = "ecr-login-memo.json";
 /// A record is a few hundred bytes; a memo larger than this is not ours.
 const MAX_FILE: u64 = 256 * 1024;
 /// Records kept, newest first: a few profiles times a few recent states of the files.
@@ -34,7 +34,7 @@ const RACY_WINDOW: f64 = 2.0;
 
 /// What the files contribute to one identity key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Material {
+pub(crate) struct Material {
     /// A hash of the settings the profile's chain reaches (32 hex characters).
     pub digest: String,
     /// The `credential_process` command lines the chain reaches, in order.
@@ -69,7 +69,7 @@ struct MemoFile {
 }
 
 /// The memo in one cache directory, read at most once per call.
-pub struct Memo {
+pub(crate) struct Memo {
     path: PathBuf,
     records: OnceLock<Vec<Record>>,
 }
@@ -82,12 +82,12 @@ impl std::fmt::Debug for Memo {
 
 /// Whether a file whose newest timestamp (mtime or ctime, Unix seconds) is `newest` may have
 /// been written again, unseen, after it was read at `read_at`.
-pub fn racily_clean(newest: f64, read_at: f64) -> bool {
+pub(crate) fn racily_clean(newest: f64, read_at: f64) -> bool {
     newest >= read_at - RACY_WINDOW
 }
 
 impl Memo {
-    pub fn in_dir(dir: &Path) -> Memo {
+    pub(crate) fn in_dir(dir: &Path) -> Memo {
         Memo {
             path: dir.join(FILE_NAME),
             records: OnceLock::new(),
@@ -96,7 +96,7 @@ impl Memo {
 
     /// The material recorded under `id`, when the files' `newest` timestamp is safely older
     /// than the record and the record is not from the future (a clock set back).
-    pub fn find(&self, id: &str, newest: f64) -> Option<&Material> {
+    pub(crate) fn find(&self, id: &str, newest: f64) -> Option<&Material> {
         let now = crate::cache::now();
         let record = self
             .records
@@ -112,7 +112,7 @@ impl Memo {
 
     /// Records `material` under `id` for files read at `read_at`, newest first, keeping the
     /// other records. Best effort: a memo that cannot be written costs the next hit a parse.
-    pub fn remember(&self, id: String, read_at: f64, material: Material) {
+    pub(crate) fn remember(&self, id: String, read_at: f64, material: Material) {
         let Some(dir) = self.path.parent() else {
             return;
         };

@@ -6,7 +6,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 /// An error and its sources as one line of their `Display` texts, with every URL in them
 /// redacted: the SDK's own rendering includes `Debug` dumps of its internals, which help nobody
 /// reading a `docker pull` failure, and its texts repeat endpoints that may carry a password.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
     while let Some(err) = next {

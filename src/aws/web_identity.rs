@@ -16,7 +16,7 @@ use std::time::Instant;
 
 /// A role to assume with a pod's service account token.
 #[derive(Debug, Clone)]
-pub struct PodRole {
+pub(crate) struct PodRole {
     pub role_arn: String,
     pub token: Secret,
     /// Shows up in CloudTrail next to the role; names the service account.
@@ -28,7 +28,7 @@ pub struct PodRole {
 
 /// Exchanges the token for the role's temporary credentials. STS does not sign this call, so
 /// the node's own credentials are neither needed nor used.
-pub async fn assume(
+pub(crate) async fn assume(
     settings: &Settings,
     config: &SdkConfig,
     identity: &PodRole,

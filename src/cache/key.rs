@@ -16,7 +16,7 @@ const KEY_VERSION: &str = "3";
 /// compiled program) is known by its inode, size and times, which an edit in place changes.
 const MAX_HASHED_EXECUTABLE: u64 = 256 * 1024;
 
-pub struct KeyHasher(Sha256);
+pub(crate) struct KeyHasher(Sha256);
 
 impl Default for KeyHasher {
     fn default() -> Self {
@@ -25,17 +25,17 @@ impl Default for KeyHasher {
 }
 
 impl KeyHasher {
-    pub fn new() -> KeyHasher {
+    pub(crate) fn new() -> KeyHasher {
         let mut h = KeyHasher(Sha256::new());
         h.feed("version", KEY_VERSION);
         h
     }
 
-    pub fn feed(&mut self, name: &str, value: &str) {
+    pub(crate) fn feed(&mut self, name: &str, value: &str) {
         self.feed_bytes(name, value.as_bytes());
     }
 
-    pub fn feed_bytes(&mut self, name: &str, value: &[u8]) {
+    pub(crate) fn feed_bytes(&mut self, name: &str, value: &[u8]) {
         for part in [name.as_bytes(), value] {
             self.0.update((part.len() as u64).to_le_bytes());
             self.0.update(part);
@@ -43,13 +43,13 @@ impl KeyHasher {
     }
 
     /// 32 hex characters (128 bits of SHA-256).
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         hex(&self.0.finalize()[..16])
     }
 }
 
 /// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -61,7 +61,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A `credential_process` command line: the command text, the executable it runs (found as
 /// `sh` would find it), and the values of the variables it references.
-pub fn feed_command(settings: &Settings, command: &str, key: &mut KeyHasher) {
+pub(crate) fn feed_command(settings: &Settings, command: &str, key: &mut KeyHasher) {
     key.feed("credential_process", command);
     if let Some(exe) = first_word(command).and_then(|w| executable(settings, &w)) {
         feed_file_identity(&exe, key);
@@ -154,7 +154,7 @@ fn referenced_variables(command: &str) -> Vec<String> {
 /// (instance metadata): two instances sharing a home directory, or an image with a baked
 /// cache, must not share entries. The boot id differs on every machine and every boot (so a
 /// reboot costs one API call); the machine id is added for hosts without `/proc`.
-pub fn feed_machine(key: &mut KeyHasher) {
+pub(crate) fn feed_machine(key: &mut KeyHasher) {
     for path in ["/proc/sys/kernel/random/boot_id", "/etc/machine-id"] {
         match files::read(Path::new(path), 4096, Trust::Any) {
             Ok(Some(bytes)) => key.feed_bytes(path, bytes.trim_ascii()),

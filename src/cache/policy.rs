@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The longest a token is trusted to live, whatever `expiresAt` says: ECR tokens last 12 hours,
 /// and an absurd expiry must not keep a token cached forever.
-pub const MAX_LIFETIME: f64 = 12.0 * 3600.0 + 60.0;
+pub(crate) const MAX_LIFETIME: f64 = 12.0 * 3600.0 + 60.0;
 
 /// A token and what we know of its lifetime, by our own clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,7 +119,7 @@ pub const NO_TOKEN_BACKOFF: Backoff = Backoff {
     min_window: MIN_WINDOW,
 };
 /// Backoff with a usable token: it carries callers through, so AWS is left alone longer.
-pub const WITH_TOKEN_BACKOFF: Backoff = Backoff {
+pub(crate) const WITH_TOKEN_BACKOFF: Backoff = Backoff {
     base: 30.0,
     cap: 600.0,
     min_window: MIN_WINDOW,
@@ -287,7 +287,11 @@ pub fn decide(
 /// `expires_at`, judged by AWS's own clock (`server_now`, the response's `Date`) when known: a
 /// local clock hours off neither discards a good token nor keeps an expired one. `None` when
 /// the token is already expired by AWS's clock (or by ours, without a `Date`).
-pub fn lifetime(expires_at: f64, server_now: Option<f64>, received: f64) -> Option<Lifetime> {
+pub(crate) fn lifetime(
+    expires_at: f64,
+    server_now: Option<f64>,
+    received: f64,
+) -> Option<Lifetime> {
     // `Date` has whole seconds: the server's clock may be up to a second past it.
     let left = expires_at - server_now.map_or(received, |d| d + 1.0);
     if left.is_nan() || left <= 0.0 {

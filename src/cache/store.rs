@@ -26,7 +26,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const FILE_NAME: &str = "ecr-login-cache.json";
+pub(crate) const FILE_NAME: &str = "ecr-login-cache.json";
 const WRITE_LOCK_NAME: &str = "ecr-login-cache.lock";
 /// Version 2 keys identities by what the SDK resolves and remembers failures; a version 1 file
 /// is ignored and rewritten, never misread.

@@ -11,7 +11,7 @@ use crate::util::settings::Settings;
 /// Everything one call reads from outside, read once: the environment, the AWS shared files,
 /// and the cache they lead to.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     pub settings: Settings,
     pub files: AwsFiles,
     pub cache: Cache,
@@ -20,7 +20,7 @@ pub struct Context {
 impl Context {
     /// The shared files are found and opened here, and read only when something needs their
     /// contents: the key's material comes from the memo in the cache directory when it can.
-    pub fn load(settings: Settings) -> Result<Context, Error> {
+    pub(crate) fn load(settings: Settings) -> Result<Context, Error> {
         let mut cache = Cache::from_settings(&settings);
         let files = AwsFiles::open(&settings, cache.dir()).map_err(|e| {
             Error::Config(format!(
@@ -42,12 +42,12 @@ impl Context {
     }
 
     /// The cache key for `scope` under `source`.
-    pub fn cache_key(&self, scope: &TokenScope, source: &CredentialSource) -> String {
+    pub(crate) fn cache_key(&self, scope: &TokenScope, source: &CredentialSource) -> String {
         format!("{}/{}", self.identity_key(source), scope.key())
     }
 
     /// The identity part of cache keys, with its trailing separator: one identity's entries.
-    pub fn identity_key(&self, source: &CredentialSource) -> String {
+    pub(crate) fn identity_key(&self, source: &CredentialSource) -> String {
         source.identity_key(&self.settings, &self.files)
     }
 }
@@ -55,7 +55,7 @@ impl Context {
 /// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the selected profile's `region`, as the SDKs read
 /// them. No instance metadata: the region is part of the cache key, and a cache hit must not
 /// cost a network call.
-pub fn default_region(cx: &Context) -> Option<String> {
+pub(crate) fn default_region(cx: &Context) -> Option<String> {
     let settings = &cx.settings;
     let from_profile = || {
         let (profile, _) = crate::aws::aws_files::selected_profile(settings);

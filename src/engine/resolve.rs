@@ -12,7 +12,7 @@ use crate::util::settings::Settings;
 
 /// A server URL resolved through the config: the registry, the credentials, and why.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// The registry; for an alias, `host.host` is the alias (what the client asked about) and
     /// `host.registry` the ECR registry behind it.
     pub host: EcrHost,
@@ -24,7 +24,7 @@ pub struct Resolved {
 }
 
 /// The ECR registry a server URL stands for, and the credentials to use for it.
-pub fn resolve(
+pub(crate) fn resolve(
     settings: &Settings,
     server_url: &str,
 ) -> Result<(EcrHost, CredentialSource), Error> {
@@ -34,7 +34,7 @@ pub fn resolve(
 
 /// [`resolve`] with the reasons, for `doctor`. `load` is called only when the URL is well
 /// formed, so malformed input costs no file access.
-pub fn resolve_detailed(
+pub(crate) fn resolve_detailed(
     server_url: &str,
     load: &dyn Fn() -> Result<Option<RegistryConfig>, ConfigError>,
 ) -> Result<Resolved, Error> {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// The source in effect, with what a person needs to recognise it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     pub kind: Kind,
     /// For a profile, how it gets credentials.
     pub profile_kind: Option<ProfileKind>,
@@ -25,7 +25,7 @@ pub struct Source {
 /// The chain's step that provides the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     Environment,
     Profile,
     WebIdentity,
@@ -37,7 +37,7 @@ pub enum Kind {
 /// How a profile gets its credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProfileKind {
+pub(crate) enum ProfileKind {
     StaticKeys,
     AssumeRole,
     Sso,
@@ -51,7 +51,7 @@ pub enum ProfileKind {
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Environment => "environment",
             Kind::Profile => "profile",
@@ -64,7 +64,7 @@ impl Kind {
 }
 
 impl ProfileKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ProfileKind::StaticKeys => "static-keys",
             ProfileKind::AssumeRole => "assume-role",
@@ -79,7 +79,7 @@ impl ProfileKind {
 }
 
 /// The access key id with its middle hidden: enough to tell two keys apart, not to use one.
-pub fn mask_key_id(id: &str) -> String {
+pub(crate) fn mask_key_id(id: &str) -> String {
     if id.len() <= 8 || !id.is_ascii() {
         return "***".into();
     }
@@ -87,7 +87,7 @@ pub fn mask_key_id(id: &str) -> String {
 }
 
 /// The source in effect, with the profile's kind read from the shared files.
-pub fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
+pub(crate) fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     let settings = &cx.settings;
     let var = |name: &str| settings.nonempty(name).map(str::to_string);
     let source = |kind, profile: Option<String>, summary| Source {

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 /// With a usable token in hand, a refresh may delay a `get` by this much at most: an outage
 /// or a hung endpoint must not cost every pull the whole timeout.
-pub const REFRESH_BUDGET: Duration = Duration::from_secs(3);
+pub(crate) const REFRESH_BUDGET: Duration = Duration::from_secs(3);
 
 /// Credentials for one registry.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub(crate) struct Token {
     pub username: String,
     pub password: Secret,
     /// Unix seconds, by our clock.
@@ -46,7 +46,7 @@ impl From<Entry> for Token {
 
 /// How a token that is due for refresh (past half its life, still usable) is refreshed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefreshMode {
+pub(crate) enum RefreshMode {
     /// The caller answers at once with the cached token and starts a detached process to
     /// refresh it (the default): no pull waits on AWS while a usable token exists.
     Background,
@@ -59,7 +59,7 @@ pub enum RefreshMode {
 }
 
 impl RefreshMode {
-    pub fn from_settings(settings: &Settings) -> RefreshMode {
+    pub(crate) fn from_settings(settings: &Settings) -> RefreshMode {
         match settings.get("AWS_ECR_REFRESH").map(str::trim) {
             Some(v) if v.eq_ignore_ascii_case("inline") => RefreshMode::Inline,
             Some(v) if v == DETACHED => RefreshMode::Detached,
@@ -69,7 +69,7 @@ impl RefreshMode {
 }
 
 /// The value of `AWS_ECR_REFRESH` in the environment of a detached refresher.
-pub const DETACHED: &str = "detached";
+pub(crate) const DETACHED: &str = "detached";
 
 /// Time kept back from a fetch for recording its outcome: a failure recorded after the
 /// deadline would be lost, and the next caller would wait the whole timeout again.
@@ -80,13 +80,17 @@ pub fn record_reserve(timeout: Duration) -> Duration {
 /// Credentials for `host`: from the cache when fresh, otherwise from AWS under the refresh lock,
 /// as [`policy::decide`] says. A token served while due carries `refresh_due`: the front end
 /// starts the background refresh once it has answered.
-pub fn token_for(cx: &Context, host: &EcrHost, source: &CredentialSource) -> Result<Token, Error> {
+pub(crate) fn token_for(
+    cx: &Context,
+    host: &EcrHost,
+    source: &CredentialSource,
+) -> Result<Token, Error> {
     token_with(cx, host, source, Retries::Sdk)
 }
 
 /// Who retries a token call that failed for a passing reason (throttling, a server error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retries {
+pub(crate) enum Retries {
     /// The SDK, within one call (its standard mode: three attempts): for `get`, which answers
     /// once.
     Sdk,
@@ -135,7 +139,7 @@ fn passing(err: &Error) -> bool {
 /// the kubelet, whose own image-pull backoff (10 s doubling to 5 minutes) is far coarser than
 /// a throttled window, so failing at once would delay a pod by minutes. Each try waits out
 /// the remembered (jittered) window, so a fleet's retries spread out instead of piling up.
-pub fn token_through_throttling(
+pub(crate) fn token_through_throttling(
     cx: &Context,
     host: &EcrHost,
     source: &CredentialSource,

@@ -21,7 +21,7 @@ const MAX_FILE_SIZE: u64 = 1 << 20;
 
 /// Why the registry config cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("the registry config: {0}")]
     Read(#[from] FileError),
     #[error("the registry config {}:{line}:{column}: {message}", path.display())]
@@ -35,14 +35,14 @@ pub enum ConfigError {
 
 /// The parsed, checked file.
 #[derive(Debug, Clone)]
-pub struct RegistryConfig {
+pub(crate) struct RegistryConfig {
     pub registries: Vec<Mapping>,
     pub aliases: Vec<Alias>,
 }
 
 /// A `[[registry]]` entry: which credentials serve the hosts its pattern matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     /// Lower-case host, where a `*` label stands for exactly one label.
     pub host: String,
     pub profile: Option<String>,
@@ -56,7 +56,7 @@ pub struct Mapping {
 
 /// An `[[alias]]` entry: a custom domain answered as an ECR registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alias {
+pub(crate) struct Alias {
     pub host: String,
     pub registry: EcrHost,
     pub line: usize,
@@ -89,7 +89,7 @@ struct RawAlias {
 
 /// Where the registry config is looked for: `$AWS_ECR_CONFIG`, else `~/.ecr/config.toml`;
 /// `None` without either (no `HOME`, as under some service managers).
-pub fn path(settings: &Settings) -> Option<PathBuf> {
+pub(crate) fn path(settings: &Settings) -> Option<PathBuf> {
     if let Some(p) = settings.nonempty("AWS_ECR_CONFIG") {
         return Some(settings.expand_home(p));
     }
@@ -97,7 +97,7 @@ pub fn path(settings: &Settings) -> Option<PathBuf> {
 }
 
 /// The registry config, or `None` when there is no file.
-pub fn load(settings: &Settings) -> Result<Option<RegistryConfig>, ConfigError> {
+pub(crate) fn load(settings: &Settings) -> Result<Option<RegistryConfig>, ConfigError> {
     let Some(path) = path(settings) else {
         return Ok(None);
     };
@@ -109,7 +109,7 @@ pub fn load(settings: &Settings) -> Result<Option<RegistryConfig>, ConfigError> 
 ///
 /// The file decides which host gets which token (an alias sends a registry's token to another
 /// domain), so it is trusted as the cache is: ours or root's, writable by nobody else.
-pub fn load_from(path: &Path, named: bool) -> Result<Option<RegistryConfig>, ConfigError> {
+pub(crate) fn load_from(path: &Path, named: bool) -> Result<Option<RegistryConfig>, ConfigError> {
     let started = Instant::now();
     let Some(bytes) = files::read(path, MAX_FILE_SIZE, Trust::Owner)? else {
         if named {
@@ -137,7 +137,7 @@ pub fn load_from(path: &Path, named: bool) -> Result<Option<RegistryConfig>, Con
 }
 
 /// Parses and checks the text of a registry config named `path` (used in messages only).
-pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         invalid(path, text, span, e.message().trim().to_string())
@@ -248,19 +248,19 @@ pub fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
 impl RegistryConfig {
     /// The first `[[registry]]` entry, in file order, whose pattern matches `host` or, for an
     /// alias, the registry behind it.
-    pub fn mapping_for(&self, host: &str, registry_host: &str) -> Option<&Mapping> {
+    pub(crate) fn mapping_for(&self, host: &str, registry_host: &str) -> Option<&Mapping> {
         self.registries
             .iter()
             .find(|m| host_matches(&m.host, host) || host_matches(&m.host, registry_host))
     }
 
-    pub fn alias_for(&self, host: &str) -> Option<&Alias> {
+    pub(crate) fn alias_for(&self, host: &str) -> Option<&Alias> {
         self.aliases.iter().find(|a| a.host == host)
     }
 }
 
 /// `profile p, role r, region x` for messages.
-pub fn describe_mapping(m: &Mapping) -> String {
+pub(crate) fn describe_mapping(m: &Mapping) -> String {
     let mut parts = Vec::new();
     if let Some(p) = &m.profile {
         parts.push(format!("profile {p}"));
@@ -275,7 +275,7 @@ pub fn describe_mapping(m: &Mapping) -> String {
 }
 
 /// Does `pattern` (labels, `*` standing for exactly one label) match `host`?
-pub fn host_matches(pattern: &str, host: &str) -> bool {
+pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
     let mut p = pattern.split('.');
     let mut h = host.split('.');
     loop {

@@ -23,13 +23,13 @@ const SUFFIXES: &[(&str, &[&str])] = &[
 ];
 
 /// The longest server URL we look at. Real ones are under 300 bytes.
-pub const MAX_SERVER_URL_LEN: usize = 2048;
+pub(crate) const MAX_SERVER_URL_LEN: usize = 2048;
 
 /// ECR Public's registry.
-pub const PUBLIC_HOST: &str = "public.ecr.aws";
+pub(crate) const PUBLIC_HOST: &str = "public.ecr.aws";
 
 /// The one region where ECR Public issues tokens.
-pub const PUBLIC_REGION: &str = "us-east-1";
+pub(crate) const PUBLIC_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registry {
@@ -46,7 +46,6 @@ pub struct PrivateRegistry {
     pub region: String,
     pub fips: bool,
     pub dual_stack: bool,
-    pub suffix: &'static str,
     pub partition: &'static str,
 }
 
@@ -184,7 +183,7 @@ impl fmt::Display for TokenScope {
 }
 
 /// The partition a region belongs to, by its name.
-pub fn partition_of(region: &str) -> &'static str {
+pub(crate) fn partition_of(region: &str) -> &'static str {
     [
         ("cn-", "aws-cn"),
         ("us-gov-", "aws-us-gov"),
@@ -200,7 +199,7 @@ pub fn partition_of(region: &str) -> &'static str {
 }
 
 /// The DNS suffix of `region`'s partition.
-pub fn partition_dns_suffix(region: &str) -> &'static str {
+pub(crate) fn partition_dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isof-") {
@@ -338,7 +337,7 @@ pub fn classify(host: &str) -> Option<Registry> {
         "ecr-public.aws.com" => return Some(Registry::Public { dual_stack: true }),
         _ => {}
     }
-    let (&(suffix, partitions), head) = SUFFIXES.iter().find_map(|entry| {
+    let (&(_, partitions), head) = SUFFIXES.iter().find_map(|entry| {
         let head = host.strip_suffix(entry.0)?.strip_suffix('.')?;
         Some((entry, head))
     })?;
@@ -369,14 +368,13 @@ pub fn classify(host: &str) -> Option<Registry> {
         region: region.to_string(),
         fips,
         dual_stack,
-        suffix,
         partition,
     }))
 }
 
 /// `us-east-1`, `cn-north-1`, `us-isof-east-1`, `eusc-de-east-1`: letter groups joined by `-`,
 /// ending in a number.
-pub fn is_region(region: &str) -> bool {
+pub(crate) fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     let Some((last, groups)) = parts.split_last() else {
         return false;
@@ -394,7 +392,7 @@ pub fn is_region(region: &str) -> bool {
 /// 1.138). A host in any other region of the right shape is still accepted ([`is_region`]),
 /// so that a new region works without an upgrade: this list only feeds diagnoses, on error
 /// paths and in `configure`, which asks the user to vouch for a region it does not know.
-pub const KNOWN_REGIONS: &[&str] = &[
+pub(crate) const KNOWN_REGIONS: &[&str] = &[
     "af-south-1",
     "ap-east-1",
     "ap-east-2",
@@ -447,13 +445,13 @@ pub const KNOWN_REGIONS: &[&str] = &[
 /// `<account>.dkr-ecr[-fips].<region>`.
 const SERVICE_NAMES: &[&str] = &["dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"];
 
-pub fn is_known_region(region: &str) -> bool {
+pub(crate) fn is_known_region(region: &str) -> bool {
     KNOWN_REGIONS.contains(&region)
 }
 
 /// `region us-weest-2 is not an AWS region; did you mean us-west-2?` for a region missing from
 /// [`KNOWN_REGIONS`]; `None` for a known one.
-pub fn unknown_region(region: &str) -> Option<String> {
+pub(crate) fn unknown_region(region: &str) -> Option<String> {
     if is_known_region(region) {
         return None;
     }
@@ -468,7 +466,7 @@ pub fn unknown_region(region: &str) -> Option<String> {
 /// from being one: the account id, the service labels, the region, the DNS suffix, or a region
 /// under another partition's suffix. `None` for hosts that do not look meant for ECR (a
 /// `credsStore` sees many) or that have nothing wrong. Runs on error paths only.
-pub fn diagnose(host: &str) -> Option<String> {
+pub(crate) fn diagnose(host: &str) -> Option<String> {
     let labels: Vec<&str> = host.split('.').collect();
     let dkr = labels.iter().position(|l| l.starts_with("dkr"))?;
     let mut problems = Vec::new();

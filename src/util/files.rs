@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Who must own a file for us to act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trust {
+pub(crate) enum Trust {
     /// Anyone: the AWS SDKs read these files whoever owns them.
     Any,
     /// Us or root, and not writable by group or others: the file steers tokens.
@@ -24,7 +24,7 @@ pub enum Trust {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -83,7 +83,7 @@ impl FileError {
 }
 
 /// The whole file, or `None` when it does not exist.
-pub fn read(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>, FileError> {
+pub(crate) fn read(path: &Path, max: u64, trust: Trust) -> Result<Option<Vec<u8>>, FileError> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -133,7 +133,7 @@ fn read_open(path: &Path, file: File, max: u64, trust: Trust) -> Result<Vec<u8>,
 
 /// A regular file, and, for [`Trust::Owner`], ours (or root's) and writable by nobody else; or
 /// `/dev/null`, which holds nothing anyone could plant, whoever may write to it.
-pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), FileError> {
+pub(crate) fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), FileError> {
     if is_dev_null(meta) {
         return Ok(());
     }
@@ -184,7 +184,7 @@ pub fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Result<(), 
 /// A device is never replaced: `/dev/null` reads as an empty file, so a path to it can reach a
 /// writer, and renaming over it, as root, would break the machine. (A FIFO planted where a
 /// file belongs is replaced, so that the file heals.)
-pub fn replace(
+pub(crate) fn replace(
     path: &Path,
     bytes: &[u8],
     mode: u32,

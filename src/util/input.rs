@@ -5,7 +5,7 @@ use std::io::Read;
 
 /// Why a bounded read failed.
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     #[error("cannot read stdin: {0}")]
     Read(#[from] std::io::Error),
     #[error("the input is longer than {0} bytes")]
@@ -13,7 +13,7 @@ pub enum InputError {
 }
 
 /// Reads at most `max` bytes; more is an error, not something to wait for.
-pub fn read_bounded(input: &mut dyn Read, max: usize) -> Result<Vec<u8>, InputError> {
+pub(crate) fn read_bounded(input: &mut dyn Read, max: usize) -> Result<Vec<u8>, InputError> {
     // Room for a server URL at once: one read, then the one that sees the end. (`read_to_end`
     // zeroes the spare room it reads into, so more would cost on every call.)
     let mut buf = Vec::with_capacity(max.min(1024));
@@ -28,12 +28,12 @@ use std::time::Instant;
 
 /// Reads standard input, failing with `TimedOut` once `deadline` passes with nothing to read.
 /// One `poll` per read: two system calls on the hit path, where the input is already there.
-pub struct Stdin {
+pub(crate) struct Stdin {
     deadline: Instant,
 }
 
 impl Stdin {
-    pub fn until(deadline: Instant) -> Stdin {
+    pub(crate) fn until(deadline: Instant) -> Stdin {
         Stdin { deadline }
     }
 }

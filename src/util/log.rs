@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Error = 1,
     Warn = 2,
     Info = 3,
@@ -28,7 +28,7 @@ impl Level {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Level> {
+    pub(crate) fn parse(s: &str) -> Option<Level> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "error" => Level::Error,
             "warn" | "warning" => Level::Warn,
@@ -49,7 +49,7 @@ static SETTINGS: OnceLock<LogSettings> = OnceLock::new();
 
 /// Takes the level and file from the settings; called once, at the edge. Until then (and in
 /// unit tests) warnings and errors go to stderr.
-pub fn init(settings: &crate::util::settings::Settings) {
+pub(crate) fn init(settings: &crate::util::settings::Settings) {
     let mut unknown = None;
     let _ = SETTINGS.set(LogSettings {
         level: match settings.nonempty("AWS_ECR_LOG_LEVEL") {
@@ -81,13 +81,13 @@ fn settings() -> &'static LogSettings {
     })
 }
 
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     level <= settings().level
 }
 
 /// Writes one line. To a file, each line carries a UTC timestamp and the process id, since
 /// many helpers append to it at once; a file that cannot be used falls back to stderr.
-pub fn write(level: Level, args: fmt::Arguments<'_>) {
+pub(crate) fn write(level: Level, args: fmt::Arguments<'_>) {
     if let Some(mut f) = log_file() {
         let line = format!(
             "{} [{}] {}: {args}\n",
@@ -106,7 +106,7 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
 /// Writes one message to stderr, whatever the level setting, in the one form every message
 /// of the program has: `ecr-login: <level>: <message>`. The level is coloured only when
 /// stderr is a terminal and `NO_COLOR` is unset or empty (<https://no-color.org>).
-pub fn print(level: Level, args: fmt::Arguments<'_>) {
+pub(crate) fn print(level: Level, args: fmt::Arguments<'_>) {
     let colour = colour(level, std::env::var_os("NO_COLOR").as_deref(), || {
         // SAFETY: isatty has no preconditions.
         unsafe { libc::isatty(2) == 1 }
@@ -183,7 +183,7 @@ fn open_log(path: &std::path::Path) -> Result<std::fs::File, String> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from the system clock.
-pub fn utc_timestamp() -> String {
+pub(crate) fn utc_timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

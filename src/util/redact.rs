@@ -5,7 +5,7 @@
 //! own error texts repeat the URL they failed to reach.
 
 /// A URL with its userinfo replaced by `***@` and each query value by `***`.
-pub fn url(input: &str) -> String {
+pub(crate) fn url(input: &str) -> String {
     let (scheme, rest) = match input.split_once("://") {
         Some((scheme, rest))
             if !scheme.is_empty()
@@ -46,7 +46,7 @@ pub fn url(input: &str) -> String {
 }
 
 /// Free text with every URL in it (`scheme://...`, up to whitespace or a quote) redacted.
-pub fn text(input: &str) -> String {
+pub(crate) fn text(input: &str) -> String {
     if !input.contains("://") {
         return input.to_string();
     }
@@ -71,7 +71,7 @@ pub fn text(input: &str) -> String {
 /// A short, printable rendering of untrusted input for messages. Everything up to the last `@`
 /// is masked: it may be `user:password@`, and a password typed into a server URL must not reach
 /// the terminal or a log file.
-pub fn quote(input: &str) -> String {
+pub(crate) fn quote(input: &str) -> String {
     let masked = url(input);
     let input = masked.as_str();
     let mut s: String = input.chars().take(80).collect();

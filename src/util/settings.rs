@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// How long a whole call may take unless `AWS_ECR_TIMEOUT` (seconds) says otherwise. Docker and
 /// the kubelet wait on us; a pull must fail in bounded time rather than hang.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every variable any part of the program looks at. Reading a fixed list (rather than the whole
 /// environment) keeps the hit path to a few lookups and allocations. docs/environment.md
@@ -188,11 +188,6 @@ impl Settings {
             None => PathBuf::from(path),
         }
     }
-
-    /// The time left until the deadline.
-    pub fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
 }
 
 /// The most buffer a password database entry may take: entries are a few hundred bytes, and a
@@ -293,7 +288,7 @@ static NOT_UTF8: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::n
 
 /// Our variables whose values in the process's environment are not UTF-8, and so count as
 /// unset: the front end names them once, rather than ignore a setting silently.
-pub fn not_utf8() -> &'static [&'static str] {
+pub(crate) fn not_utf8() -> &'static [&'static str] {
     NOT_UTF8.get().map_or(&[], Vec::as_slice)
 }
 
