@@ -1,12 +1,28 @@
 //! ecr-login: Amazon ECR credentials for Docker, podman/skopeo and the kubelet.
 //!
 //! The data path is the same for every front end:
-//! input ([`app::docker`], [`app::kubelet`]) -> host ([`host::registry`], [`engine::resolve`])
-//! -> credential source ([`aws::credentials`], [`aws::aws_files`], [`cache::key`]) -> cache
-//! decision ([`cache`], [`cache::policy`], [`engine::attempt`]) -> fetch ([`aws::fetch`]) ->
-//! answer. [`engine::token`] strings the middle together. A cache hit touches only the first
-//! four and never starts the async runtime or loads the AWS SDK configuration; a token due for
-//! refresh is refreshed by a detached process ([`app::refresh`]).
+//! input ([`app::docker`], [`app::kubelet`], [`app::login_password`]) -> host
+//! ([`host::registry`], [`host::config`], [`engine::resolve`]) -> credential source
+//! ([`aws::credentials`], [`aws::aws_files`], [`cache::key`]) -> cache decision ([`cache`],
+//! [`cache::policy`], [`engine::attempt`]) -> fetch ([`aws::fetch`]) -> answer.
+//! [`engine::token`] strings the middle together under one [`engine::context::Context`]. A cache
+//! hit touches only the first four and never starts the async runtime or loads the AWS SDK
+//! configuration; a token due for refresh is refreshed by a detached process
+//! ([`app::refresh`]).
+//!
+//! The modules are in six layers, top to bottom; a module uses its own layer and the ones
+//! below, never one above, and no two modules use each other (`tests/it/layers.rs` checks
+//! both):
+//! - [`app`]: the front ends and the user's commands (the Docker and kubelet protocols,
+//!   `get-login-password`, `configure`, `doctor`, the man page, the process around them);
+//! - [`engine`]: the call's context, resolving a server URL, the token path, describing and
+//!   explaining a credential source;
+//! - [`aws`]: the AWS shared files, credential resolution, the token call, STS, and the
+//!   crate's failure type ([`aws::error::Error`], here because it names the failures of the
+//!   layers below and every layer above returns it) with the SDK's errors mapped into it;
+//! - [`cache`]: the file store, the use/refresh/fetch decision, key hashing;
+//! - [`host`]: the ECR host rules, the registry config file, names such as role ARNs;
+//! - [`util`]: settings, bounded file reads, input, secrets, redaction, logging.
 //!
 //! The documentation is for maintainers (`cargo doc --document-private-items`): it links to
 //! the private modules it describes.
