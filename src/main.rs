@@ -13,10 +13,10 @@ use std::io::Write;
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    ecr_login::process::guard_standard_fds();
+    ecr_login::guard_standard_fds();
     // SAFETY: these are the C runtime's own argc and argv.
-    let (program, args) = unsafe { ecr_login::process::args_from_c(argc, argv) };
-    let code = ecr_login::cli::run_as(&program, &args);
+    let (program, args) = unsafe { ecr_login::args_from_c(argc, argv) };
+    let code = ecr_login::run_as(&program, &args);
     let _ = std::io::stdout().flush();
     code
 }

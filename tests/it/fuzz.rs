@@ -6,9 +6,9 @@
 //! seconds of wall time in all (CI: 60); for a long run by hand:
 //! `ECR_LOGIN_FUZZ_SECONDS=3600 cargo test --release --test fuzz -- --nocapture`.
 
-use ecr_login::cache::{self, Cache, Entry};
-use ecr_login::registry::{self, EcrHost, Registry};
-use ecr_login::secret::Secret;
+use ecr_login::for_fuzz::Secret;
+use ecr_login::for_fuzz::cache::{self, Cache, Entry};
+use ecr_login::for_fuzz::registry::{self, EcrHost, Registry};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::collections::BTreeMap;

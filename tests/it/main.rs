@@ -20,6 +20,7 @@ mod hostile;
 mod identity;
 mod identity_oracle;
 mod kubelet;
+mod layers;
 mod load;
 mod logging;
 mod login;
