@@ -7,20 +7,159 @@
 
 use std::fmt;
 
-/// DNS suffixes of the partitions that run ECR, with the partitions whose regions they serve,
-/// longest first so that a suffix that ends another (`amazonaws.com.cn` vs `amazonaws.com`)
-/// is tried first. GovCloud shares the commercial suffixes.
-const SUFFIXES: &[(&str, &[&str])] = &[
-    ("on.amazonwebservices.com.cn", &["aws-cn"]),
-    ("amazonaws.com.cn", &["aws-cn"]),
-    ("csp.hci.ic.gov", &["aws-iso-f"]),
-    ("cloud.adc-e.uk", &["aws-iso-e"]),
-    ("sc2s.sgov.gov", &["aws-iso-b"]),
-    ("amazonaws.com", &["aws", "aws-us-gov"]),
-    ("amazonaws.eu", &["aws-eusc"]),
-    ("c2s.ic.gov", &["aws-iso"]),
-    ("on.aws", &["aws", "aws-us-gov"]),
+/// An AWS partition that runs ECR: a set of regions with its own DNS names and credentials.
+/// Every fact the code knows about a partition is in its row of [`PARTITIONS`], which lists
+/// them in this order so that a partition finds its row by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    AwsCn,
+    AwsIsoF,
+    AwsIsoE,
+    AwsIsoB,
+    Aws,
+    AwsUsGov,
+    AwsEusc,
+    AwsIso,
+}
+
+/// What one partition's row says.
+struct PartitionInfo {
+    partition: Partition,
+    /// The name AWS gives it (`aws-cn`), as ARNs and `doctor` show it.
+    name: &'static str,
+    /// How its regions' names begin; empty for the commercial partition, which takes every
+    /// region no other prefix claims.
+    region_prefix: &'static str,
+    /// The DNS suffix of its regional endpoints (`api.ecr.<region>.<suffix>`).
+    dns_suffix: &'static str,
+    /// Every DNS suffix its registry hosts may end in (the dual-stack ones included).
+    host_suffixes: &'static [&'static str],
+}
+
+/// The one partition table, one row per [`Partition`] in its order. The order also decides which of two equally near suffixes
+/// a diagnosis suggests ([`host_suffixes`]); no suffix ends another at a label boundary, so
+/// matching a host does not depend on it. GovCloud shares the commercial suffixes.
+const PARTITIONS: &[PartitionInfo] = &[
+    PartitionInfo {
+        partition: Partition::AwsCn,
+        name: "aws-cn",
+        region_prefix: "cn-",
+        dns_suffix: "amazonaws.com.cn",
+        host_suffixes: &["on.amazonwebservices.com.cn", "amazonaws.com.cn"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsIsoF,
+        name: "aws-iso-f",
+        region_prefix: "us-isof-",
+        dns_suffix: "csp.hci.ic.gov",
+        host_suffixes: &["csp.hci.ic.gov"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsIsoE,
+        name: "aws-iso-e",
+        region_prefix: "eu-isoe-",
+        dns_suffix: "cloud.adc-e.uk",
+        host_suffixes: &["cloud.adc-e.uk"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsIsoB,
+        name: "aws-iso-b",
+        region_prefix: "us-isob-",
+        dns_suffix: "sc2s.sgov.gov",
+        host_suffixes: &["sc2s.sgov.gov"],
+    },
+    PartitionInfo {
+        partition: Partition::Aws,
+        name: "aws",
+        region_prefix: "",
+        dns_suffix: "amazonaws.com",
+        host_suffixes: &["amazonaws.com", "on.aws"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsUsGov,
+        name: "aws-us-gov",
+        region_prefix: "us-gov-",
+        dns_suffix: "amazonaws.com",
+        host_suffixes: &["amazonaws.com", "on.aws"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsEusc,
+        name: "aws-eusc",
+        region_prefix: "eusc-",
+        dns_suffix: "amazonaws.eu",
+        host_suffixes: &["amazonaws.eu"],
+    },
+    PartitionInfo {
+        partition: Partition::AwsIso,
+        name: "aws-iso",
+        region_prefix: "us-iso-",
+        dns_suffix: "c2s.ic.gov",
+        host_suffixes: &["c2s.ic.gov"],
+    },
 ];
+
+impl Partition {
+    /// The partition a region belongs to, by its name's prefix.
+    pub(crate) fn of_region(region: &str) -> Partition {
+        PARTITIONS
+            .iter()
+            .find(|p| !p.region_prefix.is_empty() && region.starts_with(p.region_prefix))
+            .map_or(Partition::Aws, |p| p.partition)
+    }
+
+    /// The partition's row: by index, as it is read for every registry host.
+    fn info(self) -> &'static PartitionInfo {
+        &PARTITIONS[self as usize]
+    }
+
+    /// The name AWS gives the partition (`aws-cn`).
+    pub(crate) fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The DNS suffix of the partition's regional endpoints.
+    pub(crate) fn dns_suffix(self) -> &'static str {
+        self.info().dns_suffix
+    }
+
+    /// Whether a registry host may end in `suffix` in this partition.
+    fn has_host_suffix(self, suffix: &str) -> bool {
+        self.info().host_suffixes.contains(&suffix)
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for Partition {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// The host suffix `host` ends in (at a label boundary) and the rest of the host before it.
+fn split_host_suffix(host: &str) -> Option<(&'static str, &str)> {
+    PARTITIONS
+        .iter()
+        .flat_map(|p| p.host_suffixes.iter().copied())
+        .find_map(|suffix| Some((suffix, host.strip_suffix(suffix)?.strip_suffix('.')?)))
+}
+
+/// Every registry host suffix once, longest first (ties in table order): the candidates a
+/// diagnosis suggests from. Error paths only.
+fn host_suffixes() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = Vec::new();
+    for suffix in PARTITIONS.iter().flat_map(|p| p.host_suffixes.iter().copied()) {
+        if !all.contains(&suffix) {
+            all.push(suffix);
+        }
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all
+}
 
 /// The longest server URL we look at. Real ones are under 300 bytes.
 pub(crate) const MAX_SERVER_URL_LEN: usize = 2048;
@@ -46,7 +185,7 @@ pub struct PrivateRegistry {
     pub region: String,
     pub fips: bool,
     pub dual_stack: bool,
-    pub partition: &'static str,
+    pub partition: Partition,
 }
 
 /// A server URL that names an ECR registry.
@@ -183,38 +322,13 @@ impl fmt::Display for TokenScope {
 }
 
 /// The partition a region belongs to, by its name.
-pub(crate) fn partition_of(region: &str) -> &'static str {
-    [
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("us-isof-", "aws-iso-f"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-iso-", "aws-iso"),
-        ("eu-isoe-", "aws-iso-e"),
-        ("eusc-", "aws-eusc"),
-    ]
-    .iter()
-    .find(|(prefix, _)| region.starts_with(prefix))
-    .map_or("aws", |(_, partition)| partition)
+pub(crate) fn partition_of(region: &str) -> Partition {
+    Partition::of_region(region)
 }
 
 /// The DNS suffix of `region`'s partition.
 pub(crate) fn partition_dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else if region.starts_with("us-isof-") {
-        "csp.hci.ic.gov"
-    } else if region.starts_with("us-isob-") {
-        "sc2s.sgov.gov"
-    } else if region.starts_with("us-iso-") {
-        "c2s.ic.gov"
-    } else if region.starts_with("eu-isoe-") {
-        "cloud.adc-e.uk"
-    } else if region.starts_with("eusc-") {
-        "amazonaws.eu"
-    } else {
-        "amazonaws.com"
-    }
+    Partition::of_region(region).dns_suffix()
 }
 
 /// Reads a server URL as sent by a container client: `host`, `host:port`, `https://host[:port]`,
@@ -337,10 +451,7 @@ pub fn classify(host: &str) -> Option<Registry> {
         "ecr-public.aws.com" => return Some(Registry::Public { dual_stack: true }),
         _ => {}
     }
-    let (&(_, partitions), head) = SUFFIXES.iter().find_map(|entry| {
-        let head = host.strip_suffix(entry.0)?.strip_suffix('.')?;
-        Some((entry, head))
-    })?;
+    let (suffix, head) = split_host_suffix(host)?;
     let labels: Vec<&str> = head.split('.').collect();
     let (account, service, region) = match labels.as_slice() {
         [account, "dkr", service, region] => (*account, *service, *region),
@@ -360,7 +471,7 @@ pub fn classify(host: &str) -> Option<Registry> {
     // A region under another partition's suffix names no registry: its token would come from
     // a region the host does not belong to.
     let partition = partition_of(region);
-    if !partitions.contains(&partition) {
+    if !partition.has_host_suffix(suffix) {
         return None;
     }
     Some(Registry::Private(PrivateRegistry {
@@ -501,16 +612,14 @@ pub(crate) fn diagnose(host: &str) -> Option<String> {
         return Some(problems.join("; "));
     };
     let suffix = labels.get(region_at + 1..).unwrap_or_default().join(".");
-    let known_suffix = SUFFIXES.iter().find(|(s, _)| *s == suffix);
-    if known_suffix.is_none() {
+    let known_suffix = host_suffixes().contains(&suffix.as_str());
+    if !known_suffix {
         problems.push(suffix_problem(&suffix));
     }
     if !is_region(region) || !is_known_region(region) {
         problems.extend(unknown_region(region));
     }
-    if let Some((_, partitions)) = known_suffix
-        && is_region(region)
-        && !partitions.contains(&partition_of(region))
+    if known_suffix && is_region(region) && !partition_of(region).has_host_suffix(&suffix)
     {
         problems.push(format!(
             "{region} belongs to the {} partition ({})",
@@ -527,7 +636,7 @@ fn suffix_problem(suffix: &str) -> String {
     if suffix.is_empty() {
         return "there is no DNS suffix after the region".to_string();
     }
-    let Some(near) = nearest(suffix, SUFFIXES.iter().map(|(s, _)| *s), 3) else {
+    let Some(near) = nearest(suffix, host_suffixes().into_iter(), 3) else {
         return format!("{suffix} is not an AWS DNS suffix");
     };
     match (suffix.rsplit_once('.'), near.rsplit_once('.')) {
@@ -579,6 +688,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_partition_is_its_own_row() {
+        assert_eq!(PARTITIONS.len(), 8);
+        for (index, row) in PARTITIONS.iter().enumerate() {
+            assert_eq!(row.partition as usize, index, "{}", row.name);
+            assert_eq!(row.partition.name(), row.name);
+        }
+        // The order a diagnosis picks among equally near suffixes, as the hand-kept list had it.
+        assert_eq!(
+            host_suffixes(),
+            [
+                "on.amazonwebservices.com.cn",
+                "amazonaws.com.cn",
+                "csp.hci.ic.gov",
+                "cloud.adc-e.uk",
+                "sc2s.sgov.gov",
+                "amazonaws.com",
+                "amazonaws.eu",
+                "c2s.ic.gov",
+                "on.aws",
+            ]
+        );
+    }
 
     #[test]
     fn typos_are_named_part_by_part() {
