@@ -335,24 +335,47 @@ pub(crate) fn partition_dns_suffix(region: &str) -> &'static str {
 /// `http://host:443`, each optionally followed by a path.
 pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
     let input = input.trim();
-    // What Docker and podman send most: a bare ECR host name. Letters, digits, dots and
-    // hyphens only, and a name the strict host table accepts: a URL parser reads such a name
-    // as itself (lower-cased), so the full two-view check below has nothing to add.
-    if !input.is_empty()
-        && input.len() <= MAX_SERVER_URL_LEN
-        && input
+    if let Some(host) = bare_ecr_host(input) {
+        return Ok(host);
+    }
+    check_characters(input)?;
+    let (scheme, rest) = split_scheme(input)?;
+    let authority = textual_authority(&scheme, rest)?;
+    let (host, port) = url_host_and_port(&scheme, rest, authority)?;
+    let registry = classify(&host).ok_or_else(|| HostError::NotEcr(host.clone()))?;
+    Ok(EcrHost {
+        host,
+        port,
+        registry,
+    })
+}
+
+/// What Docker and podman send most: a bare ECR host name. Letters, digits, dots and hyphens
+/// only, and a name the strict host table accepts: a URL parser reads such a name as itself
+/// (lower-cased), so the full two-view check has nothing to add. `None` sends the input down
+/// the full check, which also words the errors.
+#[inline]
+fn bare_ecr_host(input: &str) -> Option<EcrHost> {
+    if input.is_empty()
+        || input.len() > MAX_SERVER_URL_LEN
+        || !input
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
     {
-        let host = input.to_ascii_lowercase();
-        if let Some(registry) = classify(&host) {
-            return Ok(EcrHost {
-                host,
-                port: None,
-                registry,
-            });
-        }
+        return None;
     }
+    let host = input.to_ascii_lowercase();
+    let registry = classify(&host)?;
+    Some(EcrHost {
+        host,
+        port: None,
+        registry,
+    })
+}
+
+/// Refuses what no server URL holds before reading it at all: nothing, too much, control
+/// characters and blanks.
+fn check_characters(input: &str) -> Result<(), HostError> {
     if input.is_empty() {
         return Err(HostError::Malformed("the server URL is empty".into()));
     }
@@ -367,7 +390,11 @@ pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
             "the server URL contains the character {c:?}"
         )));
     }
-    // The textual view: scheme, then the authority up to the first `/`, `?` or `#`.
+    Ok(())
+}
+
+/// The scheme, lower-cased (`https` when there is none, as clients assume), and the rest.
+fn split_scheme(input: &str) -> Result<(String, &str), HostError> {
     let (scheme, rest) = match input.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None => ("https".to_string(), input),
@@ -377,19 +404,17 @@ pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
             "unsupported scheme {scheme:?} in the server URL"
         )));
     }
+    Ok((scheme, rest))
+}
+
+/// The textual view: the authority up to the first `/`, `?` or `#`, holding only what a host
+/// name and port can hold, so that the URL parser's view has no trick left to disagree on.
+fn textual_authority<'a>(scheme: &str, rest: &'a str) -> Result<&'a str, HostError> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
         return Err(HostError::Malformed("the server URL has no host".into()));
     }
-    // An IPv6 literal (`[::1]:5000`) is a registry like any other to a `credsStore`, so it gets
-    // the silent answer rather than an error on the user's terminal. It is never ECR.
-    if authority.starts_with('[')
-        && authority
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '[' | ']'))
-        && url::Url::parse(&format!("{scheme}://{rest}"))
-            .is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv6(_))))
-    {
+    if is_ipv6_literal(scheme, rest, authority) {
         return Err(HostError::NotEcr(authority.to_string()));
     }
     if let Some(c) = authority
@@ -405,12 +430,31 @@ pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
             "the server URL contains a backslash".into(),
         ));
     }
+    Ok(authority)
+}
+
+/// An IPv6 literal (`[::1]:5000`) is a registry like any other to a `credsStore`, so it gets
+/// the silent answer rather than an error on the user's terminal. It is never ECR.
+fn is_ipv6_literal(scheme: &str, rest: &str, authority: &str) -> bool {
+    authority.starts_with('[')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '[' | ']'))
+        && url::Url::parse(&format!("{scheme}://{rest}"))
+            .is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv6(_))))
+}
+
+/// The URL parser's view, which is what a client connects to: its host (lower-cased) and
+/// port, refused unless they are the textual view's own.
+fn url_host_and_port(
+    scheme: &str,
+    rest: &str,
+    authority: &str,
+) -> Result<(String, Option<u16>), HostError> {
     let (text_host, text_port) = match authority.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (authority, None),
     };
-
-    // The URL parser's view, which is what a client connects to.
     let url = url::Url::parse(&format!("{scheme}://{rest}"))
         .map_err(|e| HostError::Malformed(format!("the server URL does not parse: {e}")))?;
     let host = match url.host() {
@@ -435,13 +479,7 @@ pub fn parse_server_url(input: &str) -> Result<EcrHost, HostError> {
             "the server URL's host is ambiguous".into(),
         ));
     }
-
-    let registry = classify(&host).ok_or_else(|| HostError::NotEcr(host.clone()))?;
-    Ok(EcrHost {
-        host,
-        port,
-        registry,
-    })
+    Ok((host, port))
 }
 
 /// Matches a lower-case host name against the ECR host table.
