@@ -137,29 +137,61 @@ pub(crate) fn load_from(path: &Path, named: bool) -> Result<Option<RegistryConfi
 }
 
 /// Parses and checks the text of a registry config named `path` (used in messages only).
+/// Aliases are read first: a `[[registry]]` entry may name an alias's domain.
 pub(crate) fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigError> {
+    let file = ConfigText { path, text };
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        invalid(path, text, span, e.message().trim().to_string())
+        file.error(span, e.message().trim().to_string())
     })?;
-    let err = |span: Range<usize>, message: String| invalid(path, text, span, message);
-
     let mut aliases: Vec<Alias> = Vec::new();
     for entry in raw.alias {
-        let line = line_of(text, entry.span().start);
+        let alias = file.alias(entry, &aliases)?;
+        aliases.push(alias);
+    }
+    let registries = raw
+        .registry
+        .into_iter()
+        .map(|entry| file.mapping(entry, &aliases))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RegistryConfig {
+        registries,
+        aliases,
+    })
+}
+
+/// The file being checked: each error names its path, line and column.
+struct ConfigText<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl ConfigText<'_> {
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        invalid(self.path, self.text, span, message)
+    }
+
+    /// One `[[alias]]` entry, checked against the ones before it: a custom domain (not already
+    /// ECR, not named twice) and the ECR registry it stands for.
+    fn alias(
+        &self,
+        entry: toml::Spanned<RawAlias>,
+        earlier: &[Alias],
+    ) -> Result<Alias, ConfigError> {
+        let line = line_of(self.text, entry.span().start);
         let entry = entry.into_inner();
         let host = entry.host.get_ref().trim().to_ascii_lowercase();
         if let Err(why) = check_host_name(&host, false) {
-            return Err(err(entry.host.span(), why));
+            return Err(self.error(entry.host.span(), why));
         }
         if registry::classify(&host).is_some() {
-            return Err(err(
+            return Err(self.error(
                 entry.host.span(),
                 format!("{host} is already an ECR registry; an alias names a custom domain"),
             ));
         }
-        if let Some(other) = aliases.iter().find(|a| a.host == host) {
-            return Err(err(
+        if let Some(other) = earlier.iter().find(|a| a.host == host) {
+            return Err(self.error(
                 entry.host.span(),
                 format!(
                     "{host} is already an alias (line {}); each domain names one registry",
@@ -168,81 +200,116 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<RegistryConfig, ConfigErr
             ));
         }
         let target = registry::parse_server_url(entry.registry.get_ref()).map_err(|e| {
-            err(
+            self.error(
                 entry.registry.span(),
                 format!("`registry` must be an ECR registry host: {e}"),
             )
         })?;
-        aliases.push(Alias {
+        Ok(Alias {
             host,
             registry: target,
             line,
-        });
+        })
     }
 
-    let mut registries = Vec::new();
-    for entry in raw.registry {
-        let line = line_of(text, entry.span().start);
+    /// One `[[registry]]` entry: a host pattern that can apply, and at least one of its
+    /// settings, each well-formed.
+    fn mapping(
+        &self,
+        entry: toml::Spanned<RawRegistry>,
+        aliases: &[Alias],
+    ) -> Result<Mapping, ConfigError> {
+        let line = line_of(self.text, entry.span().start);
         let entry_span = entry.span();
         let entry = entry.into_inner();
-        let host = entry.host.get_ref().trim().to_ascii_lowercase();
-        if let Err(why) = check_host_name(&host, true) {
-            return Err(err(entry.host.span(), why));
-        }
-        if !host.contains('*')
-            && registry::classify(&host).is_none()
-            && !aliases.iter().any(|a| a.host == host)
-        {
-            return Err(err(
-                entry.host.span(),
-                format!(
-                    "{host} is neither an ECR registry nor an [[alias]], so this entry would never apply"
-                ),
-            ));
-        }
-        let nonempty = |field: &Option<toml::Spanned<String>>, name: &str| match field {
-            Some(v) if v.get_ref().trim().is_empty() => {
-                Err(err(v.span(), format!("`{name}` is empty")))
-            }
-            Some(v) => Ok(Some(v.get_ref().trim().to_string())),
-            None => Ok(None),
-        };
-        let profile = nonempty(&entry.profile, "profile")?;
-        let role_arn = nonempty(&entry.role_arn, "role_arn")?;
-        let region = nonempty(&entry.region, "region")?;
-        if let (Some(role), Some(span)) = (&role_arn, entry.role_arn.as_ref().map(|r| r.span()))
-            && !crate::host::names::is_role_arn(role)
-        {
-            return Err(err(
-                span,
-                format!(
-                    "{role:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
-                ),
-            ));
-        }
-        if let (Some(r), Some(span)) = (&region, entry.region.as_ref().map(|r| r.span()))
-            && !registry::is_region(r)
-        {
-            return Err(err(span, format!("{r:?} is not an AWS region name")));
-        }
+        let host = self.mapping_host(&entry.host, aliases)?;
+        let profile = self.nonempty(&entry.profile, "profile")?;
+        let role_arn = self.nonempty(&entry.role_arn, "role_arn")?;
+        let region = self.nonempty(&entry.region, "region")?;
+        self.check_role_arn(&entry.role_arn)?;
+        self.check_region(&entry.region)?;
         if profile.is_none() && role_arn.is_none() && region.is_none() {
-            return Err(err(
+            return Err(self.error(
                 entry_span,
                 "this [[registry]] entry sets none of `profile`, `role_arn`, `region`".into(),
             ));
         }
-        registries.push(Mapping {
+        Ok(Mapping {
             host,
             profile,
             role_arn,
             region,
             line,
-        });
+        })
     }
-    Ok(RegistryConfig {
-        registries,
-        aliases,
-    })
+
+    /// A `[[registry]]` host pattern, lower-cased: one that some host can match, since an
+    /// entry that never applies is a mistake the user would not otherwise see.
+    fn mapping_host(
+        &self,
+        field: &toml::Spanned<String>,
+        aliases: &[Alias],
+    ) -> Result<String, ConfigError> {
+        let host = field.get_ref().trim().to_ascii_lowercase();
+        if let Err(why) = check_host_name(&host, true) {
+            return Err(self.error(field.span(), why));
+        }
+        if !host.contains('*')
+            && registry::classify(&host).is_none()
+            && !aliases.iter().any(|a| a.host == host)
+        {
+            return Err(self.error(
+                field.span(),
+                format!(
+                    "{host} is neither an ECR registry nor an [[alias]], so this entry would never apply"
+                ),
+            ));
+        }
+        Ok(host)
+    }
+
+    /// An optional field's trimmed value; present but blank is an error, not "unset".
+    fn nonempty(
+        &self,
+        field: &Option<toml::Spanned<String>>,
+        name: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        match field {
+            Some(v) if v.get_ref().trim().is_empty() => {
+                Err(self.error(v.span(), format!("`{name}` is empty")))
+            }
+            Some(v) => Ok(Some(v.get_ref().trim().to_string())),
+            None => Ok(None),
+        }
+    }
+
+    fn check_role_arn(&self, field: &Option<toml::Spanned<String>>) -> Result<(), ConfigError> {
+        let Some(field) = field else {
+            return Ok(());
+        };
+        let role = field.get_ref().trim();
+        if crate::host::names::is_role_arn(role) {
+            return Ok(());
+        }
+        Err(self.error(
+            field.span(),
+            format!("{role:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"),
+        ))
+    }
+
+    fn check_region(&self, field: &Option<toml::Spanned<String>>) -> Result<(), ConfigError> {
+        let Some(field) = field else {
+            return Ok(());
+        };
+        let region = field.get_ref().trim();
+        if registry::is_region(region) {
+            return Ok(());
+        }
+        Err(self.error(
+            field.span(),
+            format!("{region:?} is not an AWS region name"),
+        ))
+    }
 }
 
 impl RegistryConfig {

@@ -152,7 +152,10 @@ fn split_host_suffix(host: &str) -> Option<(&'static str, &str)> {
 /// diagnosis suggests from. Error paths only.
 fn host_suffixes() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
-    for suffix in PARTITIONS.iter().flat_map(|p| p.host_suffixes.iter().copied()) {
+    for suffix in PARTITIONS
+        .iter()
+        .flat_map(|p| p.host_suffixes.iter().copied())
+    {
         if !all.contains(&suffix) {
             all.push(suffix);
         }
@@ -657,8 +660,7 @@ pub(crate) fn diagnose(host: &str) -> Option<String> {
     if !is_region(region) || !is_known_region(region) {
         problems.extend(unknown_region(region));
     }
-    if known_suffix && is_region(region) && !partition_of(region).has_host_suffix(&suffix)
-    {
+    if known_suffix && is_region(region) && !partition_of(region).has_host_suffix(&suffix) {
         problems.push(format!(
             "{region} belongs to the {} partition ({})",
             partition_of(region),
