@@ -86,45 +86,62 @@ pub(crate) fn mask_key_id(id: &str) -> String {
     format!("{}...{}", &id[..4], &id[id.len() - 4..])
 }
 
-/// The source in effect, with the profile's kind read from the shared files.
+/// The source in effect, with the profile's kind read from the shared files. The steps are
+/// the chain's own, in its order: the first that has credentials is the one named.
 pub(crate) fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
-    let settings = &cx.settings;
-    let var = |name: &str| settings.nonempty(name).map(str::to_string);
-    let source = |kind, profile: Option<String>, summary| Source {
-        kind,
-        profile_kind: None,
-        profile,
-        summary,
-    };
     if let Base::PodRole(role) = &credentials.base {
-        return source(
+        return plain(
             Kind::WebIdentity,
             None,
             format!("the pod's role {} (service account token)", role.role_arn),
         );
     }
-    let pair = |id: &str, secret: &str| Some((var(id)?, var(secret)?, id.to_string()));
-    let env_keys = pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"));
     if matches!(credentials.base, Base::DefaultChain)
-        && let Some((id, _, name)) = env_keys
+        && let Some(source) = environment_keys(&cx.settings)
     {
-        let session = if var("AWS_SESSION_TOKEN").is_some() {
-            " with a session token"
-        } else {
-            ""
-        };
-        return source(
-            Kind::Environment,
-            None,
-            format!(
-                "environment variables {name} ({}){session}",
-                mask_key_id(&id)
-            ),
-        );
+        return source;
     }
+    from_profile(cx, credentials)
+}
+
+/// A source with no profile kind.
+fn plain(kind: Kind, profile: Option<String>, summary: String) -> Source {
+    Source {
+        kind,
+        profile_kind: None,
+        profile,
+        summary,
+    }
+}
+
+/// Keys in the environment, either pair of names, the first complete pair winning as in the
+/// SDK; the key id masked.
+fn environment_keys(settings: &Settings) -> Option<Source> {
+    let var = |name: &str| settings.nonempty(name).map(str::to_string);
+    let pair = |id: &str, secret: &str| Some((var(id)?, var(secret)?, id.to_string()));
+    let (id, _, name) = pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"))?;
+    let session = if var("AWS_SESSION_TOKEN").is_some() {
+        " with a session token"
+    } else {
+        ""
+    };
+    Some(plain(
+        Kind::Environment,
+        None,
+        format!(
+            "environment variables {name} ({}){session}",
+            mask_key_id(&id)
+        ),
+    ))
+}
+
+/// The profile step: the profile the chain would read, and how it gets credentials. A default
+/// profile that is absent or gives no credentials is not an error: the chain goes on.
+fn from_profile(cx: &Context, credentials: &CredentialSource) -> Source {
+    let settings = &cx.settings;
     let (name, choice) = credentials.profile(settings);
-    let mut out = source(
+    let mut out = plain(
         Kind::Profile,
         Some(name.clone()),
         format!("profile {name} ({})", choice.describe()),
@@ -148,24 +165,32 @@ pub(crate) fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
         // No default profile: the chain goes on to the sources that need no file.
         return after_profiles(settings);
     };
+    let Some((kind, detail)) = profile_kind(profile, explicit) else {
+        // A default profile with only settings such as `region`: the chain goes on.
+        return after_profiles(settings);
+    };
+    out.profile_kind = Some(kind);
+    out.summary = format!("{}: {detail}", out.summary);
+    out
+}
+
+/// How a profile gets credentials, by the settings the SDK looks at, in its order of
+/// precedence. `None` for a default profile with none of them (the chain goes on); a named
+/// one is then [`ProfileKind::Unknown`], since the chain stops there.
+fn profile_kind(
+    profile: &aws_config::profile::Profile,
+    explicit: bool,
+) -> Option<(ProfileKind, String)> {
     let get = |k: &str| profile.get(k).filter(|v| !v.is_empty());
-    let (kind, detail) = if let Some(role) = get("role_arn") {
-        if let Some(src) = get("source_profile") {
-            (
-                ProfileKind::AssumeRole,
-                format!("assumes {role} from profile {src}"),
-            )
-        } else if let Some(src) = get("credential_source") {
-            (
-                ProfileKind::AssumeRole,
-                format!("assumes {role} from {src}"),
-            )
-        } else if get("web_identity_token_file").is_some() {
-            (ProfileKind::WebIdentity, format!("web identity for {role}"))
-        } else {
-            (ProfileKind::AssumeRole, format!("assumes {role}"))
-        }
-    } else if get("sso_session").is_some() || get("sso_start_url").is_some() {
+    if let Some(role) = get("role_arn") {
+        return Some(assumed_role(
+            role,
+            get("source_profile"),
+            get("credential_source"),
+            get("web_identity_token_file").is_some(),
+        ));
+    }
+    let found = if get("sso_session").is_some() || get("sso_start_url").is_some() {
         let session = get("sso_session")
             .map(|s| format!(" (session {s})"))
             .unwrap_or_default();
@@ -186,25 +211,41 @@ pub(crate) fn describe(cx: &Context, credentials: &CredentialSource) -> Source {
     } else if get("login_session").is_some() {
         (ProfileKind::Login, "`aws login` session".to_string())
     } else if !explicit {
-        // A default profile with only settings such as `region`: the chain goes on.
-        return after_profiles(settings);
+        return None;
     } else {
         (ProfileKind::Unknown, "no credential settings".to_string())
     };
-    out.profile_kind = Some(kind);
-    out.summary = format!("{}: {detail}", out.summary);
-    out
+    Some(found)
+}
+
+/// A profile with a `role_arn`: where the role's base credentials come from.
+fn assumed_role(
+    role: &str,
+    source_profile: Option<&str>,
+    credential_source: Option<&str>,
+    web_identity: bool,
+) -> (ProfileKind, String) {
+    if let Some(src) = source_profile {
+        (
+            ProfileKind::AssumeRole,
+            format!("assumes {role} from profile {src}"),
+        )
+    } else if let Some(src) = credential_source {
+        (
+            ProfileKind::AssumeRole,
+            format!("assumes {role} from {src}"),
+        )
+    } else if web_identity {
+        (ProfileKind::WebIdentity, format!("web identity for {role}"))
+    } else {
+        (ProfileKind::AssumeRole, format!("assumes {role}"))
+    }
 }
 
 /// The chain's steps after the profile files.
 fn after_profiles(settings: &Settings) -> Source {
     let var = |name: &str| settings.nonempty(name).map(str::to_string);
-    let source = |kind, summary: String| Source {
-        kind,
-        profile_kind: None,
-        profile: None,
-        summary,
-    };
+    let source = |kind, summary: String| plain(kind, None, summary);
     if let (Some(role), Some(_)) = (var("AWS_ROLE_ARN"), var("AWS_WEB_IDENTITY_TOKEN_FILE")) {
         return source(
             Kind::WebIdentity,
