@@ -470,88 +470,160 @@ pub(crate) async fn fetch_with(
         .map_err(Error::Config)?;
     debug!("AWS configuration loaded in {:?}", started.elapsed());
     let credentials = source.resolve(settings, &config).await?;
-    let used = credentials_hash(&credentials);
+    note_credentials(&credentials, attempt)?;
+    let call = TokenCall::plan(settings, scope, &config, attempt.single_try);
+    debug!("calling GetAuthorizationToken at {}", call.endpoint);
+    let started = Instant::now();
+    let clock = ServerClock::default();
+    let answer = if scope.public {
+        call.public(&config, credentials, clock.clone()).await?
+    } else {
+        call.private(&config, credentials, clock.clone()).await?
+    };
+    debug!("GetAuthorizationToken answered in {:?}", started.elapsed());
+    answer.decode(clock.get())
+}
+
+/// Notes in `attempt` which credentials this fetch uses; refuses credentials AWS refused last
+/// time, since asking again with them can only fail the same way.
+fn note_credentials(credentials: &Credentials, attempt: &mut Attempt) -> Result<(), Error> {
+    let used = credentials_hash(credentials);
     if attempt.refused_before.as_deref() == Some(used.as_str()) {
         return Err(Error::Unchanged);
     }
     attempt.credentials = Some(used);
-    // The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the
-    // profile) can add them for private ECR; an endpoint override turns both off.
-    let variants = !endpoint_overridden(settings, scope, &config);
-    let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
-    let fips = variants && (scope.fips || wants(config.use_fips()));
-    let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
-    let effective = TokenScope {
-        fips,
-        dual_stack,
-        ..scope.clone()
-    };
-    let endpoint = describe_endpoint(settings, &effective, variants);
-    debug!("calling GetAuthorizationToken at {endpoint}");
-    let single_try = attempt.single_try.then(|| {
-        aws_config::retry::RetryConfig::standard().with_max_attempts(CALLER_RETRY_ATTEMPTS)
-    });
-    let started = Instant::now();
-    let clock = ServerClock::default();
-    let (token, expires_at, proxy_endpoint) = if scope.public {
-        let mut conf = aws_sdk_ecrpublic::config::Builder::from(&config)
-            .region(Region::new(scope.region.clone()))
-            .credentials_provider(credentials)
-            .use_fips(fips)
-            .use_dual_stack(dual_stack)
-            .interceptor(clock.clone());
-        if single_try.is_some() {
-            conf.set_retry_config(single_try);
+    Ok(())
+}
+
+/// One `GetAuthorizationToken` call as it will be made.
+struct TokenCall {
+    region: String,
+    fips: bool,
+    dual_stack: bool,
+    /// Where the call goes, for messages.
+    endpoint: String,
+    /// The SDK's retries turned off when the caller retries by itself.
+    retry: Option<aws_config::retry::RetryConfig>,
+}
+
+impl TokenCall {
+    /// The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or
+    /// the profile) can add them for private ECR; an endpoint override turns both off.
+    fn plan(
+        settings: &Settings,
+        scope: &TokenScope,
+        config: &SdkConfig,
+        single_try: bool,
+    ) -> TokenCall {
+        let variants = !endpoint_overridden(settings, scope, config);
+        let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
+        let fips = variants && (scope.fips || wants(config.use_fips()));
+        let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
+        let effective = TokenScope {
+            fips,
+            dual_stack,
+            ..scope.clone()
+        };
+        let retry = single_try.then(|| {
+            aws_config::retry::RetryConfig::standard().with_max_attempts(CALLER_RETRY_ATTEMPTS)
+        });
+        TokenCall {
+            region: scope.region.clone(),
+            fips,
+            dual_stack,
+            endpoint: describe_endpoint(settings, &effective, variants),
+            retry,
         }
-        let conf = conf.build();
-        let out = aws_sdk_ecrpublic::Client::from_conf(conf)
+    }
+
+    /// ECR Public's call: one token for the whole service, no proxy endpoint.
+    async fn public(
+        &self,
+        config: &SdkConfig,
+        credentials: Credentials,
+        clock: ServerClock,
+    ) -> Result<IssuedToken, Error> {
+        let mut conf = aws_sdk_ecrpublic::config::Builder::from(config)
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(credentials)
+            .use_fips(self.fips)
+            .use_dual_stack(self.dual_stack)
+            .interceptor(clock);
+        if self.retry.is_some() {
+            conf.set_retry_config(self.retry.clone());
+        }
+        let out = aws_sdk_ecrpublic::Client::from_conf(conf.build())
             .get_authorization_token()
             .send()
             .await
-            .map_err(|e| sdk_error(e, &endpoint))?;
+            .map_err(|e| sdk_error(e, &self.endpoint))?;
         let data = out
             .authorization_data
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (data.authorization_token, data.expires_at, None)
-    } else {
-        let mut conf = aws_sdk_ecr::config::Builder::from(&config)
-            .region(Region::new(scope.region.clone()))
+        Ok(IssuedToken {
+            token: data.authorization_token,
+            expires_at: data.expires_at,
+            proxy_endpoint: None,
+        })
+    }
+
+    /// Private ECR's call: the first (only) authorization data, with the caller's registry.
+    async fn private(
+        &self,
+        config: &SdkConfig,
+        credentials: Credentials,
+        clock: ServerClock,
+    ) -> Result<IssuedToken, Error> {
+        let mut conf = aws_sdk_ecr::config::Builder::from(config)
+            .region(Region::new(self.region.clone()))
             .credentials_provider(credentials)
-            .use_fips(fips)
-            .use_dual_stack(dual_stack)
-            .interceptor(clock.clone());
-        if single_try.is_some() {
-            conf.set_retry_config(single_try);
+            .use_fips(self.fips)
+            .use_dual_stack(self.dual_stack)
+            .interceptor(clock);
+        if self.retry.is_some() {
+            conf.set_retry_config(self.retry.clone());
         }
-        let conf = conf.build();
-        let out = aws_sdk_ecr::Client::from_conf(conf)
+        let out = aws_sdk_ecr::Client::from_conf(conf.build())
             .get_authorization_token()
             .send()
             .await
-            .map_err(|e| sdk_error(e, &endpoint))?;
+            .map_err(|e| sdk_error(e, &self.endpoint))?;
         let data = out
             .authorization_data
             .and_then(|d| d.into_iter().next())
             .ok_or(Error::BadToken("no authorizationData"))?;
-        (
-            data.authorization_token,
-            data.expires_at,
-            data.proxy_endpoint,
-        )
-    };
-    debug!("GetAuthorizationToken answered in {:?}", started.elapsed());
-    let token = token.ok_or(Error::BadToken("no authorizationToken"))?;
-    let expires_at = expires_at
-        .map(|t| t.as_secs_f64())
-        .ok_or(Error::BadToken("no expiresAt"))?;
-    let (username, password) = decode_token(&token)?;
-    Ok(Fetched {
-        username,
-        password,
-        expires_at,
-        server_time: clock.get(),
-        proxy_endpoint,
-    })
+        Ok(IssuedToken {
+            token: data.authorization_token,
+            expires_at: data.expires_at,
+            proxy_endpoint: data.proxy_endpoint,
+        })
+    }
+}
+
+/// The answer's fields as either service gives them, before they are checked.
+struct IssuedToken {
+    token: Option<String>,
+    expires_at: Option<aws_sdk_ecr::primitives::DateTime>,
+    proxy_endpoint: Option<String>,
+}
+
+impl IssuedToken {
+    /// The token decoded, with AWS's clock when it answered: a missing field is a bad token.
+    fn decode(self, server_time: Option<f64>) -> Result<Fetched, Error> {
+        let token = self.token.ok_or(Error::BadToken("no authorizationToken"))?;
+        let expires_at = self
+            .expires_at
+            .map(|t| t.as_secs_f64())
+            .ok_or(Error::BadToken("no expiresAt"))?;
+        let (username, password) = decode_token(&token)?;
+        Ok(Fetched {
+            username,
+            password,
+            expires_at,
+            server_time,
+            proxy_endpoint: self.proxy_endpoint,
+        })
+    }
 }
 
 /// The endpoint `fetch` calls for `scope` under `config`, for `doctor`.
