@@ -462,31 +462,7 @@ fn material(loaded: &Loaded, profile: &str) -> Material {
             break;
         };
         key.feed("profile", name);
-        for k in PROFILE_KEYS {
-            if let Some(v) = p.get(k) {
-                key.feed(k, v);
-            }
-        }
-        if let Some(session) = p.get("sso_session").and_then(|s| set.sso_session(s)) {
-            for k in SSO_SESSION_KEYS {
-                if let Some(v) = session.get(k) {
-                    key.feed(k, v);
-                }
-            }
-        }
-        if let Some(services) = p.get("services") {
-            for service in SERVICES {
-                let property = PropertiesKey::builder()
-                    .section_key("services")
-                    .section_name(services)
-                    .property_name(*service)
-                    .sub_property_name("endpoint_url")
-                    .build();
-                if let Some(v) = property.ok().and_then(|k| set.other_sections().get(&k)) {
-                    key.feed(service, &v.to_string());
-                }
-            }
-        }
+        feed_profile_settings(&mut key, set, p);
         if let Some(command) = p.get("credential_process") {
             commands.push(command.to_string());
         }
@@ -495,6 +471,36 @@ fn material(loaded: &Loaded, profile: &str) -> Material {
     Material {
         digest: key.finish(),
         commands,
+    }
+}
+
+/// One profile's settings that decide its credentials and endpoints into `key`: its own
+/// keys, its `sso-session` section's, and its `services` section's ECR endpoint URLs.
+fn feed_profile_settings(key: &mut KeyHasher, set: &ProfileSet, p: &aws_config::profile::Profile) {
+    for k in PROFILE_KEYS {
+        if let Some(v) = p.get(k) {
+            key.feed(k, v);
+        }
+    }
+    if let Some(session) = p.get("sso_session").and_then(|s| set.sso_session(s)) {
+        for k in SSO_SESSION_KEYS {
+            if let Some(v) = session.get(k) {
+                key.feed(k, v);
+            }
+        }
+    }
+    if let Some(services) = p.get("services") {
+        for service in SERVICES {
+            let property = PropertiesKey::builder()
+                .section_key("services")
+                .section_name(services)
+                .property_name(*service)
+                .sub_property_name("endpoint_url")
+                .build();
+            if let Some(v) = property.ok().and_then(|k| set.other_sections().get(&k)) {
+                key.feed(service, &v.to_string());
+            }
+        }
     }
 }
 

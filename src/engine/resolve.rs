@@ -38,8 +38,39 @@ pub(crate) fn resolve_detailed(
     server_url: &str,
     load: &dyn Fn() -> Result<Option<RegistryConfig>, ConfigError>,
 ) -> Result<Resolved, Error> {
-    let (host, alias, config) = match registry::parse_server_url(server_url) {
-        Ok(host) => (host, None, load()?),
+    let (host, alias, config) = registry_or_alias(server_url, load)?;
+    let registry_host = match &alias {
+        Some(a) => a.registry.host.clone(),
+        None => host.host.clone(),
+    };
+    if let Some(a) = &alias {
+        debug!(
+            "{} is an alias (line {}) for {registry_host}",
+            host.host, a.line
+        );
+    }
+    let mapping = config
+        .as_ref()
+        .and_then(|c| c.mapping_for(&host.host, &registry_host))
+        .cloned();
+    let source = credentials_for(&host.host, mapping.as_ref());
+    Ok(Resolved {
+        host,
+        source,
+        registry_host,
+        alias,
+        mapping,
+    })
+}
+
+/// The registry a server URL names, directly or through an `[[alias]]`, with the config read
+/// on the way (read at most once, and only for a well-formed URL).
+fn registry_or_alias(
+    server_url: &str,
+    load: &dyn Fn() -> Result<Option<RegistryConfig>, ConfigError>,
+) -> Result<(EcrHost, Option<Alias>, Option<RegistryConfig>), Error> {
+    match registry::parse_server_url(server_url) {
+        Ok(host) => Ok((host, None, load()?)),
         // The URL passed every check of the parser and only its host is not ECR: an alias may
         // name it. (`NotEcr` carries the bare lower-case host for a domain name, and an IP
         // literal never matches an alias, which must be a domain name.)
@@ -55,51 +86,32 @@ pub(crate) fn resolve_detailed(
             let mut host = alias.registry.clone();
             host.host = name;
             host.port = None;
-            (host, Some(alias), config)
+            Ok((host, Some(alias), config))
         }
-        Err(e) => return Err(e.into()),
-    };
-    let registry_host = match &alias {
-        Some(a) => a.registry.host.clone(),
-        None => host.host.clone(),
-    };
-    if let Some(a) = &alias {
-        debug!(
-            "{} is an alias (line {}) for {registry_host}",
-            host.host, a.line
-        );
+        Err(e) => Err(e.into()),
     }
-    let mapping = config
-        .as_ref()
-        .and_then(|c| c.mapping_for(&host.host, &registry_host))
-        .cloned();
-    let source = match &mapping {
-        Some(m) => CredentialSource {
-            base: match &m.profile {
-                Some(p) => Base::Profile(p.clone()),
-                None => Base::DefaultChain,
-            },
-            role_arn: m.role_arn.clone(),
-            sts_region: m.region.clone(),
+}
+
+/// The credentials a `[[registry]]` entry names for `host`, else the default chain; logged,
+/// since which identity answered is the first question when a pull is denied.
+fn credentials_for(host: &str, mapping: Option<&Mapping>) -> CredentialSource {
+    let Some(m) = mapping else {
+        debug!("identity for {host}: the default credential chain");
+        return CredentialSource::default_chain();
+    };
+    debug!(
+        "identity for {host}: [[registry]] at line {} ({})",
+        m.line,
+        config::describe_mapping(m)
+    );
+    CredentialSource {
+        base: match &m.profile {
+            Some(p) => Base::Profile(p.clone()),
+            None => Base::DefaultChain,
         },
-        None => CredentialSource::default_chain(),
-    };
-    match &mapping {
-        Some(m) => debug!(
-            "identity for {}: [[registry]] at line {} ({})",
-            host.host,
-            m.line,
-            config::describe_mapping(m)
-        ),
-        None => debug!("identity for {}: the default credential chain", host.host),
+        role_arn: m.role_arn.clone(),
+        sts_region: m.region.clone(),
     }
-    Ok(Resolved {
-        host,
-        source,
-        registry_host,
-        alias,
-        mapping,
-    })
 }
 
 /// The `:port` of a server URL that [`registry::parse_server_url`] has already accepted, so
