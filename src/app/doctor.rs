@@ -294,7 +294,7 @@ fn plan(settings: Settings, input: Option<&str>, r: &mut Reporter<'_>) -> Option
     let scope = match &resolved {
         Some(r) => r.host.token_scope(),
         None => TokenScope {
-            public: false,
+            service: crate::host::registry::Service::Ecr,
             region: crate::engine::context::default_region(&cx)
                 .unwrap_or_else(|| "us-east-1".into()),
             fips: false,

@@ -10,7 +10,7 @@ use crate::aws::credentials::{Base, CredentialSource};
 use crate::aws::error::Error;
 use crate::aws::sdk_errors::sdk_error;
 use crate::cache::key::KeyHasher;
-use crate::host::registry::TokenScope;
+use crate::host::registry::{Service, TokenScope};
 use crate::util::log::debug;
 use crate::util::secret::Secret;
 use crate::util::settings::Settings;
@@ -378,10 +378,9 @@ fn endpoint_overridden(settings: &Settings, scope: &TokenScope, config: &SdkConf
 }
 
 fn service_endpoint_var(scope: &TokenScope) -> &'static str {
-    if scope.public {
-        "AWS_ENDPOINT_URL_ECR_PUBLIC"
-    } else {
-        "AWS_ENDPOINT_URL_ECR"
+    match scope.service {
+        Service::Ecr => "AWS_ENDPOINT_URL_ECR",
+        Service::EcrPublic => "AWS_ENDPOINT_URL_ECR_PUBLIC",
     }
 }
 
@@ -475,10 +474,9 @@ pub(crate) async fn fetch_with(
     debug!("calling GetAuthorizationToken at {}", call.endpoint);
     let started = Instant::now();
     let clock = ServerClock::default();
-    let answer = if scope.public {
-        call.public(&config, credentials, clock.clone()).await?
-    } else {
-        call.private(&config, credentials, clock.clone()).await?
+    let answer = match scope.service {
+        Service::Ecr => call.private(&config, credentials, clock.clone()).await?,
+        Service::EcrPublic => call.public(&config, credentials, clock.clone()).await?,
     };
     debug!("GetAuthorizationToken answered in {:?}", started.elapsed());
     answer.decode(clock.get())
@@ -516,7 +514,7 @@ impl TokenCall {
         single_try: bool,
     ) -> TokenCall {
         let variants = !endpoint_overridden(settings, scope, config);
-        let wants = |flag: Option<bool>| !scope.public && flag == Some(true);
+        let wants = |flag: Option<bool>| scope.service == Service::Ecr && flag == Some(true);
         let fips = variants && (scope.fips || wants(config.use_fips()));
         let dual_stack = variants && (scope.dual_stack || wants(config.use_dual_stack()));
         let effective = TokenScope {

@@ -259,14 +259,14 @@ impl EcrHost {
     pub fn token_scope(&self) -> TokenScope {
         match &self.registry {
             Registry::Private(p) => TokenScope {
-                public: false,
+                service: Service::Ecr,
                 region: p.region.clone(),
                 fips: p.fips,
                 dual_stack: p.dual_stack,
             },
             // Both names of ECR Public take the same token: one scope, one API call.
             Registry::Public { .. } => TokenScope {
-                public: true,
+                service: Service::EcrPublic,
                 region: PUBLIC_REGION.to_string(),
                 fips: false,
                 dual_stack: false,
@@ -275,10 +275,28 @@ impl EcrHost {
     }
 }
 
+/// Which service issues the token: private ECR or ECR Public, two APIs with their own
+/// endpoints, clients and cache keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Ecr,
+    EcrPublic,
+}
+
+impl Service {
+    /// The service's name in cache keys and endpoint hosts (`ecr`, `ecr-public`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Service::Ecr => "ecr",
+            Service::EcrPublic => "ecr-public",
+        }
+    }
+}
+
 /// The API endpoint a token is fetched from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenScope {
-    pub public: bool,
+    pub service: Service,
     pub region: String,
     pub fips: bool,
     pub dual_stack: bool,
@@ -287,8 +305,7 @@ pub struct TokenScope {
 impl TokenScope {
     /// A short stable name, used as part of the cache key.
     pub fn key(&self) -> String {
-        let service = if self.public { "ecr-public" } else { "ecr" };
-        let mut key = format!("{service}:{}", self.region);
+        let mut key = format!("{}:{}", self.service.name(), self.region);
         if self.fips {
             key.push_str(":fips");
         }
@@ -301,7 +318,7 @@ impl TokenScope {
     /// The default public endpoint for this scope (what `doctor` shows; an `AWS_ENDPOINT_URL*`
     /// override replaces it).
     pub fn default_endpoint(&self) -> String {
-        if self.public {
+        if self.service == Service::EcrPublic {
             return if self.dual_stack {
                 format!("https://ecr-public.{}.api.aws", self.region)
             } else {
@@ -728,6 +745,35 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scope's key is part of every cache file's name: it must not change.
+    #[test]
+    fn scope_keys_are_stable() {
+        for (input, key) in [
+            ("public.ecr.aws", "ecr-public:us-east-1"),
+            ("ecr-public.aws.com", "ecr-public:us-east-1"),
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "ecr:us-west-2",
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                "ecr:us-gov-west-1:fips",
+            ),
+            (
+                "123456789012.dkr-ecr.eu-west-1.on.aws",
+                "ecr:eu-west-1:dualstack",
+            ),
+            (
+                "123456789012.dkr-ecr-fips.us-east-1.on.aws",
+                "ecr:us-east-1:fips:dualstack",
+            ),
+        ] {
+            let scope = parse_server_url(input).unwrap().token_scope();
+            assert_eq!(scope.key(), key, "{input}");
+            assert_eq!(scope.to_string(), key, "{input}");
+        }
+    }
 
     #[test]
     fn each_partition_is_its_own_row() {
