@@ -11,6 +11,7 @@ use crate::app::client_config::{
     Client, ConfigureError, HELPER, HelperOnPath, Location, helper_on_path, location,
     read_json_file,
 };
+use crate::app::exit::Exit;
 use crate::aws::error::Error;
 use crate::host::config;
 use crate::host::registry::HostError;
@@ -118,17 +119,17 @@ impl std::fmt::Display for Change {
     }
 }
 
-/// Runs `configure`; returns the exit code.
-pub(crate) fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
+/// Runs `configure`: the one place its failure is told.
+pub(crate) fn run(settings: &Settings, matches: &ArgMatches) -> Exit {
     let mut stdout = crate::app::process::stdout();
-    let code = match run_inner(settings, matches, &mut stdout) {
-        Ok(()) => 0,
+    let exit = match run_inner(settings, matches, &mut stdout) {
+        Ok(()) => Exit::Ok,
         Err(e) => {
             crate::util::log::print(crate::util::log::Level::Error, format_args!("{e}"));
-            1
+            Exit::Failed
         }
     };
-    crate::app::process::exit_code(stdout, code)
+    crate::app::process::finish(stdout, exit)
 }
 
 fn run_inner(

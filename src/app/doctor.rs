@@ -13,6 +13,7 @@
 //! never answers is blamed on the call that waited for it and the finished checks stay.
 
 use crate::app::client_config::{self as configure, Client, Route};
+use crate::app::exit::Exit;
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::aws::fetch;
@@ -159,13 +160,13 @@ pub(crate) fn command() -> Command {
         )
 }
 
-/// Runs `doctor`; returns the exit code: 0 when no check failed.
-pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+/// Runs `doctor`: `Ok` when no check failed. Its failures are the report's own lines.
+pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> Exit {
     let host = matches.get_one::<String>("host").cloned();
     let report = if matches.get_flag("json") {
         let report = diagnose(settings, host.as_deref());
         let Ok(json) = serde_json::to_string_pretty(&report) else {
-            return 1;
+            return Exit::Failed;
         };
         let out = &mut std::io::stdout().lock();
         let _ = writeln!(out, "{json}").and_then(|_| out.flush());
@@ -173,7 +174,7 @@ pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     } else {
         run_text(settings, host.as_deref())
     };
-    if report.ok { 0 } else { 1 }
+    if report.ok { Exit::Ok } else { Exit::Failed }
 }
 
 /// The text report, each line written as its check finishes: with a slow endpoint, what is
