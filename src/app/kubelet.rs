@@ -13,8 +13,7 @@
 
 use crate::app::exit::Exit;
 use crate::app::kubelet_api::{
-    API_GROUP, API_VERSIONS, KubeletError, MAX_REQUEST, ProviderRequest, REQUEST_KIND,
-    RESPONSE_KIND,
+    ApiVersion, KubeletError, MAX_REQUEST, ProviderRequest, REQUEST_KIND, RESPONSE_KIND,
 };
 use crate::app::pod_role;
 use crate::aws::credentials::{Base, CredentialSource};
@@ -175,17 +174,13 @@ pub(crate) fn parse_request(raw: &[u8]) -> Result<ProviderRequest, KubeletError>
     }
     let api_version = string_field(&object, "apiVersion")?
         .ok_or_else(|| KubeletError::Shape("it has no apiVersion".into()))?;
-    let version = api_version
-        .strip_prefix(API_GROUP)
-        .and_then(|v| v.strip_prefix('/'))
-        .filter(|v| API_VERSIONS.contains(v))
+    let version = ApiVersion::parse(&api_version)
         .ok_or_else(|| KubeletError::ApiVersion(quote(&api_version)))?;
     let image = string_field(&object, "image")?.unwrap_or_default();
     if image.trim().is_empty() {
         return Err(KubeletError::EmptyImage);
     }
-    // Per-pod credentials exist in v1 only; older versions have no such fields.
-    let (token, annotations) = if version == "v1" {
+    let (token, annotations) = if version.has_service_accounts() {
         let token = string_field(&object, "serviceAccountToken")?
             .filter(|t| !t.is_empty())
             .map(crate::util::secret::Secret::new);
