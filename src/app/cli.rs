@@ -4,7 +4,9 @@
 //! Docker protocol's contract is kept exactly: one action argument, and an unknown action or a
 //! wrong number of arguments gets a usage line on stderr and exit code 1 (never clap's 2, which
 //! a caller of a credential helper would not expect). The kubelet front end parses its own
-//! arguments, so they are passed to it untouched.
+//! arguments, so they are passed to it untouched. Every front end ends in an [`Exit`], made a
+//! number here and nowhere else; each tells its own failure once, and a lost stdout is told by
+//! [`crate::app::process::finish`].
 
 use crate::app::command::command;
 use crate::app::docker::{self, Action};

@@ -22,3 +22,16 @@ impl Exit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers callers see: a credential helper's callers know 0 and 1 only.
+    #[test]
+    fn codes() {
+        assert_eq!(Exit::Ok.code(), 0);
+        assert_eq!(Exit::Failed.code(), 1);
+        assert_eq!(Exit::Usage.code(), 1);
+    }
+}

@@ -95,3 +95,30 @@ pub(crate) struct ProviderRequest {
     pub service_account_token: Option<crate::util::secret::Secret>,
     pub service_account_annotations: BTreeMap<String, String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions() {
+        for (text, version) in [
+            ("credentialprovider.kubelet.k8s.io/v1", Some(ApiVersion::V1)),
+            (
+                "credentialprovider.kubelet.k8s.io/v1beta1",
+                Some(ApiVersion::V1beta1),
+            ),
+            (
+                "credentialprovider.kubelet.k8s.io/v1alpha1",
+                Some(ApiVersion::V1alpha1),
+            ),
+            ("credentialprovider.kubelet.k8s.io/v2", None),
+            ("credentialprovider.kubelet.k8s.iov1", None),
+            ("v1", None),
+        ] {
+            assert_eq!(ApiVersion::parse(text), version, "{text}");
+        }
+        assert!(ApiVersion::V1.has_service_accounts());
+        assert!(!ApiVersion::V1beta1.has_service_accounts());
+    }
+}
