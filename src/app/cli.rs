@@ -4,10 +4,13 @@
 //! Docker protocol's contract is kept exactly: one action argument, and an unknown action or a
 //! wrong number of arguments gets a usage line on stderr and exit code 1 (never clap's 2, which
 //! a caller of a credential helper would not expect). The kubelet front end parses its own
-//! arguments, so they are passed to it untouched.
+//! arguments, so they are passed to it untouched. Every front end ends in an [`Exit`], made a
+//! number here and nowhere else; each tells its own failure once, and a lost stdout is told by
+//! [`crate::app::process::finish`].
 
 use crate::app::command::command;
-use crate::app::docker;
+use crate::app::docker::{self, Action};
+use crate::app::exit::Exit;
 use crate::app::program::{KUBELET_NAME, LONG_VERSION, NAME};
 use crate::util::log::debug;
 use crate::util::settings::Settings;
@@ -25,53 +28,31 @@ pub fn run_as(program: &str, args: &[String]) -> i32 {
     crate::util::log::init(&settings);
     warn_unusable_vars();
     if program == KUBELET_NAME {
-        return crate::app::kubelet::run(settings, args);
+        return crate::app::kubelet::run(settings, args).code();
     }
     if let Some(("kubelet", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
-        return crate::app::kubelet::run(settings, rest);
+        return crate::app::kubelet::run(settings, rest).code();
     }
     let started = Instant::now();
     // The protocol's actions run on every pull: they skip building the clap definitions, which
     // would parse them the same way (one word, nothing after it).
     let code = match args {
-        [action] if let Some(action) = Action::parse(action) => docker_action(settings, action),
+        [action] if let Some(action) = Action::parse(action) => docker::run(settings, action),
         [flag] if flag == "-v" => version(),
         _ => match command()
             .try_get_matches_from(std::iter::once(NAME).chain(args.iter().map(String::as_str)))
         {
             Ok(m) => dispatch(settings, &m),
-            Err(e) => return clap_error(e, args),
+            Err(e) => return clap_error(e, args).code(),
         },
-    };
+    }
+    .code();
     debug!(
         "{} finished in {:?} with exit code {code}",
         args.first().map_or("(no action)", String::as_str),
         started.elapsed()
     );
     code
-}
-
-/// The Docker protocol's actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Get,
-    List,
-    Store,
-    Erase,
-    Version,
-}
-
-impl Action {
-    fn parse(arg: &str) -> Option<Action> {
-        Some(match arg {
-            "get" => Action::Get,
-            "list" => Action::List,
-            "store" => Action::Store,
-            "erase" => Action::Erase,
-            "version" => Action::Version,
-            _ => return None,
-        })
-    }
 }
 
 /// Variables of ours whose values are not UTF-8 count as unset; saying so once beats a
@@ -86,41 +67,10 @@ fn warn_unusable_vars() {
     }
 }
 
-/// Said at once when `get` reads from a terminal, where it would otherwise wait silently.
-const TERMINAL_HINT: &str = "reading the registry host from stdin; type it and press Ctrl-D, or pipe it: echo HOST | docker-credential-ecr-login get";
-
-/// One of the Docker protocol's actions.
-fn docker_action(settings: Settings, action: Action) -> i32 {
-    let mut stdout = crate::app::process::stdout();
-    // Standard input is bounded by the same deadline as the whole call: a client that never
-    // closes the pipe gets an answer instead of a hung helper.
-    let stdin = &mut crate::util::input::Stdin::until(settings.deadline);
-    let code = match action {
-        Action::Get => {
-            // SAFETY: isatty has no preconditions. One call: clients always send a pipe.
-            if unsafe { libc::isatty(0) } == 1 {
-                crate::util::log::print(
-                    crate::util::log::Level::Info,
-                    format_args!("{TERMINAL_HINT}"),
-                );
-            }
-            docker::get(settings, stdin, &mut stdout)
-        }
-        Action::List => docker::list(settings, &mut stdout),
-        Action::Store => docker::store_or_erase(&settings, true, stdin, &mut stdout),
-        Action::Erase => docker::store_or_erase(&settings, false, stdin, &mut stdout),
-        Action::Version => {
-            let _ = writeln!(stdout, "{NAME} (ecr-login) {LONG_VERSION}");
-            0
-        }
-    };
-    crate::app::process::exit_code(stdout, code)
-}
-
-fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
+fn dispatch(settings: Settings, matches: &ArgMatches) -> Exit {
     match matches.subcommand() {
         Some((action, _)) if let Some(action) = Action::parse(action) => {
-            docker_action(settings, action)
+            docker::run(settings, action)
         }
         Some(("configure", m)) => crate::app::configure::run(&settings, m),
         Some(("get-login-password", m)) => crate::app::login_password::run(settings, m),
@@ -128,40 +78,40 @@ fn dispatch(settings: Settings, matches: &ArgMatches) -> i32 {
         Some(("man", _)) => {
             let mut stdout = crate::app::process::stdout();
             let _ = crate::app::man::render(&mut stdout);
-            crate::app::process::exit_code(stdout, 0)
+            crate::app::process::finish(stdout, Exit::Ok)
         }
         Some(("completions", m)) => completions(m),
         None if matches.get_flag("version") => version(),
-        _ => usage(),
+        _ => misuse(Misuse::Protocol),
     }
 }
 
-fn version() -> i32 {
+fn version() -> Exit {
     crate::app::process::print(&format_args!("{NAME} (ecr-login) {LONG_VERSION}\n"))
 }
 
 /// `completions SHELL`: clap_complete writes the script from the same definition as `--help`.
-fn completions(matches: &ArgMatches) -> i32 {
+fn completions(matches: &ArgMatches) -> Exit {
     use clap_complete::Shell;
     let shell = match matches.get_one::<String>("shell").map(String::as_str) {
         Some("bash") => Shell::Bash,
         Some("zsh") => Shell::Zsh,
         Some("fish") => Shell::Fish,
         // clap accepts only the three.
-        _ => return usage(),
+        _ => return misuse(Misuse::Protocol),
     };
     // Into memory first: clap_complete panics when its writer fails (a closed stdout).
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command(), NAME, &mut script);
     let mut stdout = crate::app::process::stdout();
     let _ = stdout.write_all(&script);
-    crate::app::process::exit_code(stdout, 0)
+    crate::app::process::finish(stdout, Exit::Ok)
 }
 
 /// Help goes to stdout with exit 0. A mistake in a subcommand's options gets clap's message,
 /// which names the option and shows that subcommand's usage; anything else is the Docker
-/// protocol's usage line. Both exit 1.
-fn clap_error(e: clap::Error, args: &[String]) -> i32 {
+/// protocol's usage line.
+fn clap_error(e: clap::Error, args: &[String]) -> Exit {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -175,19 +125,31 @@ fn clap_error(e: clap::Error, args: &[String]) -> i32 {
             // clap's own "error: " becomes the prefix every message of this program has.
             let text = e.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
-            crate::util::log::print(
-                crate::util::log::Level::Error,
-                format_args!("{}", text.trim_end()),
-            );
-            1
+            misuse(Misuse::Subcommand(text.trim_end()))
         }
-        _ => usage(),
+        _ => misuse(Misuse::Protocol),
     }
 }
 
-fn usage() -> i32 {
-    let _ = writeln!(std::io::stderr(), "{USAGE}");
-    1
+/// A command line that names nothing to run.
+enum Misuse<'a> {
+    /// Not a subcommand's own mistake: the Docker protocol's usage line, as it always was.
+    Protocol,
+    /// A mistake in a subcommand's options, in clap's words.
+    Subcommand(&'a str),
+}
+
+/// The one place a usage error is told.
+fn misuse(misuse: Misuse<'_>) -> Exit {
+    match misuse {
+        Misuse::Protocol => {
+            let _ = writeln!(std::io::stderr(), "{USAGE}");
+        }
+        Misuse::Subcommand(text) => {
+            crate::util::log::print(crate::util::log::Level::Error, format_args!("{text}"))
+        }
+    }
+    Exit::Usage
 }
 
 #[cfg(test)]

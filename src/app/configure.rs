@@ -11,6 +11,7 @@ use crate::app::client_config::{
     Client, ConfigureError, HELPER, HelperOnPath, Location, helper_on_path, location,
     read_json_file,
 };
+use crate::app::exit::Exit;
 use crate::aws::error::Error;
 use crate::host::config;
 use crate::host::registry::HostError;
@@ -118,17 +119,17 @@ impl std::fmt::Display for Change {
     }
 }
 
-/// Runs `configure`; returns the exit code.
-pub(crate) fn run(settings: &Settings, matches: &ArgMatches) -> i32 {
+/// Runs `configure`: the one place its failure is told.
+pub(crate) fn run(settings: &Settings, matches: &ArgMatches) -> Exit {
     let mut stdout = crate::app::process::stdout();
-    let code = match run_inner(settings, matches, &mut stdout) {
-        Ok(()) => 0,
+    let exit = match run_inner(settings, matches, &mut stdout) {
+        Ok(()) => Exit::Ok,
         Err(e) => {
             crate::util::log::print(crate::util::log::Level::Error, format_args!("{e}"));
-            1
+            Exit::Failed
         }
     };
-    crate::app::process::exit_code(stdout, code)
+    crate::app::process::finish(stdout, exit)
 }
 
 fn run_inner(
@@ -149,12 +150,14 @@ fn run_inner(
         ));
     }
     let remove = matches.get_flag("remove");
-    // A typo'd region is a registry that never answers; a region newer than this program is
-    // the user's to vouch for. Taking an entry out is harmless either way.
-    let check_region = !remove && !matches.get_flag("allow-unknown-region");
+    let check = match (remove, matches.get_flag("allow-unknown-region")) {
+        (true, _) => HostCheck::Removing,
+        (false, false) => HostCheck::Adding,
+        (false, true) => HostCheck::AddingAnyRegion,
+    };
     let mut hosts = Vec::new();
     for input in &inputs {
-        let host = registry_key(settings, input, remove, check_region)?;
+        let host = registry_key(settings, input, check)?;
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -243,17 +246,30 @@ fn report(out: &mut dyn Write, location: &Location, plan: &Plan, dry_run: bool) 
     }
 }
 
+/// How strictly a `--registry` value is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostCheck {
+    /// Adding an entry: a typo'd region is a registry that never answers, so a region this
+    /// version does not know is refused.
+    Adding,
+    /// Adding with `--allow-unknown-region`: a region newer than this program is the user's
+    /// to vouch for.
+    AddingAnyRegion,
+    /// Taking an entry out, harmless either way: any host a client could name will do, and
+    /// no registry config is needed.
+    Removing,
+}
+
 /// The `credHelpers` key for a user's `--registry` value: the host as clients send it.
 fn registry_key(
     settings: &Settings,
     input: &str,
-    removing: bool,
-    check_region: bool,
+    check: HostCheck,
 ) -> Result<String, ConfigureError> {
     match crate::engine::resolve::resolve(settings, input) {
         Ok((host, _)) => {
             if let crate::host::registry::Registry::Private(p) = &host.registry
-                && check_region
+                && check == HostCheck::Adding
                 && let Some(problem) = crate::host::registry::unknown_region(&p.region)
             {
                 return Err(ConfigureError::Registry(format!(
@@ -263,8 +279,7 @@ fn registry_key(
             }
             Ok(host.host)
         }
-        // Taking an entry out needs no registry config: any host a client could name will do.
-        Err(Error::Host(HostError::NotEcr(host))) if removing => Ok(host),
+        Err(Error::Host(HostError::NotEcr(host))) if check == HostCheck::Removing => Ok(host),
         // A host that looks meant for ECR gets its wrong part named; any other, the way to
         // route a custom domain.
         Err(Error::Host(e @ HostError::NotEcr(_))) if e.diagnosis().is_some() => {

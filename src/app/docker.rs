@@ -6,6 +6,8 @@
 //! which the protocol itself answers (`no credentials server URL`, exit 1), as every helper
 //! built on docker-credential-helpers does. Nothing but the protocol's answer goes to stdout.
 
+use crate::app::exit::Exit;
+use crate::app::program::{LONG_VERSION, NAME};
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::cache;
@@ -41,54 +43,141 @@ struct Credentials<'a> {
     secret: &'a str,
 }
 
+/// The protocol's actions: the one argument a client passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Get,
+    List,
+    Store,
+    Erase,
+    Version,
+}
+
+impl Action {
+    pub(crate) fn parse(arg: &str) -> Option<Action> {
+        Some(match arg {
+            "get" => Action::Get,
+            "list" => Action::List,
+            "store" => Action::Store,
+            "erase" => Action::Erase,
+            "version" => Action::Version,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an action gives no answer. [`fail`] tells each one, once.
+#[derive(Debug)]
+enum Refusal {
+    /// `get` has no token to give: Docker's "not found", with the reason on stderr unless the
+    /// host simply is not ECR.
+    NotFound(Option<String>),
+    /// The protocol's own failure (`store`, an empty server URL): the reason is the answer.
+    Refused(String),
+    /// The answer could not be written: the lost stdout is told by
+    /// [`crate::app::process::finish`].
+    Unwritten,
+}
+
+/// Said at once when `get` reads from a terminal, where it would otherwise wait silently.
+const TERMINAL_HINT: &str = "reading the registry host from stdin; type it and press Ctrl-D, or pipe it: echo HOST | docker-credential-ecr-login get";
+
+/// Runs one of the protocol's actions.
+pub(crate) fn run(settings: Settings, action: Action) -> Exit {
+    let mut stdout = crate::app::process::stdout();
+    // Standard input is bounded by the same deadline as the whole call: a client that never
+    // closes the pipe gets an answer instead of a hung helper.
+    let stdin = &mut crate::util::input::Stdin::until(settings.deadline);
+    let result = match action {
+        Action::Get => {
+            // SAFETY: isatty has no preconditions. One call: clients always send a pipe.
+            if unsafe { libc::isatty(0) } == 1 {
+                crate::util::log::print(
+                    crate::util::log::Level::Info,
+                    format_args!("{TERMINAL_HINT}"),
+                );
+            }
+            get(settings, stdin, &mut stdout)
+        }
+        Action::List => list(settings, &mut stdout),
+        Action::Store => store(&settings, stdin),
+        Action::Erase => erase(&settings, stdin),
+        Action::Version => {
+            let _ = writeln!(stdout, "{NAME} (ecr-login) {LONG_VERSION}");
+            Ok(())
+        }
+    };
+    let exit = match result {
+        Ok(()) => Exit::Ok,
+        Err(refusal) => fail(&mut stdout, refusal),
+    };
+    crate::app::process::finish(stdout, exit)
+}
+
+/// The one place an action's failure is told: the protocol's answer on stdout, and for `get`
+/// the reason on stderr (or the log file).
+fn fail(out: &mut dyn Write, refusal: Refusal) -> Exit {
+    match refusal {
+        Refusal::NotFound(why) => {
+            if let Some(why) = why {
+                error!("{why}");
+            }
+            let _ = write!(out, "{NOT_FOUND}");
+            let _ = out.flush();
+        }
+        // One line: the client shows it as the error.
+        Refusal::Refused(why) => {
+            let _ = writeln!(out, "{}", why.replace(['\n', '\r'], " "));
+        }
+        Refusal::Unwritten => {}
+    }
+    Exit::Failed
+}
+
 /// Reads at most `MAX_INPUT` bytes; more is an error, not something to wait for.
 pub(crate) fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, String> {
     crate::util::input::read_bounded(input, MAX_INPUT).map_err(|e| e.to_string())
 }
 
 /// `get`: the server URL on stdin, the credentials as JSON on stdout.
-pub(crate) fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> i32 {
-    let raw = match read_input(input) {
-        Ok(raw) => raw,
-        Err(why) => return not_found(out, Some(&why)),
-    };
+fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), Refusal> {
+    let raw = read_input(input).map_err(not_found)?;
     let Ok(text) = std::str::from_utf8(&raw) else {
-        return not_found(out, Some("the server URL is not valid UTF-8"));
+        return Err(not_found("the server URL is not valid UTF-8"));
     };
     let server_url = text.trim();
     if server_url.is_empty() {
-        return fail(out, NO_SERVER_URL);
+        return Err(Refusal::Refused(NO_SERVER_URL.into()));
     }
     let (host, source) = match resolve::resolve(&settings, server_url) {
         Ok(resolved) => resolved,
-        Err(Error::Host(HostError::NotEcr(_))) => return not_found(out, None),
+        Err(Error::Host(HostError::NotEcr(_))) => return Err(Refusal::NotFound(None)),
         Err(Error::Host(HostError::Malformed(why))) => {
-            return not_found(out, Some(&format!("{why}: {}", quote(server_url))));
+            return Err(not_found(format!("{why}: {}", quote(server_url))));
         }
-        Err(e) => return not_found(out, Some(&e.to_string())),
+        Err(e) => return Err(not_found(e)),
     };
-    let cx = match Context::load(settings) {
-        Ok(cx) => cx,
-        Err(e) => return not_found(out, Some(&format!("{}: {e}", host.host))),
+    let cx = Context::load(settings).map_err(|e| not_found(format!("{}: {e}", host.host)))?;
+    let token = token::token_for(&cx, &host, &source)
+        .map_err(|e| not_found(format!("{}: {e}", host.host)))?;
+    let answer = Credentials {
+        server_url,
+        username: &token.username,
+        secret: token.password.expose(),
     };
-    match token::token_for(&cx, &host, &source) {
-        Ok(token) => {
-            let answer = Credentials {
-                server_url,
-                username: &token.username,
-                secret: token.password.expose(),
-            };
-            let code = match serde_json::to_string(&answer) {
-                Ok(json) if writeln!(out, "{json}").and_then(|_| out.flush()).is_ok() => 0,
-                _ => 1,
-            };
-            if token.refresh_due {
-                crate::app::refresh::start("get", server_url.as_bytes());
-            }
-            code
-        }
-        Err(e) => not_found(out, Some(&format!("{}: {e}", host.host))),
+    let written = match serde_json::to_string(&answer) {
+        Ok(json) if writeln!(out, "{json}").and_then(|_| out.flush()).is_ok() => Ok(()),
+        _ => Err(Refusal::Unwritten),
+    };
+    if token.refresh_due {
+        crate::app::refresh::start("get", server_url.as_bytes());
     }
+    written
+}
+
+/// Docker's "not found", and why.
+fn not_found(why: impl ToString) -> Refusal {
+    Refusal::NotFound(Some(why.to_string()))
 }
 
 /// The username of every ECR token.
@@ -105,7 +194,7 @@ const MAX_DOCKER_CONFIG: u64 = 4 << 20;
 /// `public.ecr.aws` are fetched, as the Go helper does, and from then on come from the cache.
 /// A warm cache costs no AWS call. Failures never fail the `list`: those clients abort the
 /// whole build when it fails.
-pub(crate) fn list(settings: Settings, out: &mut dyn Write) -> i32 {
+fn list(settings: Settings, out: &mut dyn Write) -> Result<(), Refusal> {
     let mut registries = BTreeMap::new();
     match Context::load(settings) {
         Ok(cx) => {
@@ -118,8 +207,8 @@ pub(crate) fn list(settings: Settings, out: &mut dyn Write) -> i32 {
         Err(e) => warning!("list: {e}"),
     }
     match serde_json::to_string(&registries) {
-        Ok(json) if writeln!(out, "{json}").is_ok() => 0,
-        _ => 1,
+        Ok(json) if writeln!(out, "{json}").is_ok() => Ok(()),
+        _ => Err(Refusal::Unwritten),
     }
 }
 
@@ -287,90 +376,78 @@ fn login_host(settings: &Settings, server_url: &str) -> Result<Option<String>, E
 /// `AWS_ECR_IGNORE_CREDS_STORAGE=true` (the Go helper's switch) makes both silent no-ops for
 /// every host. An empty server URL is refused before that, as the protocol library refuses it
 /// before the Go helper is asked.
-pub(crate) fn store_or_erase(
-    settings: &Settings,
-    store: bool,
-    input: &mut dyn Read,
-    out: &mut dyn Write,
-) -> i32 {
-    let checked = read_input(input).and_then(|raw| {
-        if store {
-            let request =
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw)
-                    .map_err(|e| format!("the store request is not a JSON object: {e}"))?;
-            Ok(request
-                .get("ServerURL")
-                .and_then(|v| v.as_str())
-                .map(str::to_string))
-        } else {
-            Ok(Some(String::from_utf8_lossy(&raw).into_owned()))
-        }
-    });
-    let server_url = match checked {
-        Ok(server_url) => server_url.unwrap_or_default(),
-        Err(why) => return fail(out, &why),
+fn store(settings: &Settings, input: &mut dyn Read) -> Result<(), Refusal> {
+    let raw = read_input(input).map_err(Refusal::Refused)?;
+    let request = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&raw)
+        .map_err(|e| Refusal::Refused(format!("the store request is not a JSON object: {e}")))?;
+    let server_url = request
+        .get("ServerURL")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some(server_url) = login_server_url(settings, server_url)? else {
+        return Ok(());
     };
-    // Checked before the helper's own switch, as the protocol library does.
-    let server_url = server_url.trim();
-    if server_url.is_empty() {
-        return fail(out, NO_SERVER_URL);
-    }
-    if settings.get("AWS_ECR_IGNORE_CREDS_STORAGE") == Some("true") {
-        return 0;
-    }
-    match (store, login_host(settings, server_url)) {
-        (true, Ok(Some(host))) => {
+    match login_host(settings, server_url) {
+        Ok(Some(host)) => {
             warning!(
                 "docker login {host}: the password is not kept: ecr-login mints ECR tokens from your AWS credentials for every pull and push, so no login is needed"
             );
-            0
+            Ok(())
         }
-        // `docker logout` erases `host` twice, `http://host` and `https://host`: the note comes
-        // once, with the last of them, rather than four times.
-        (false, Ok(Some(host))) if has_scheme(server_url, "https") => {
-            warning!(
-                "docker logout {host}: nothing to erase: ecr-login keeps no password; it mints ECR tokens from your AWS credentials while they are valid"
-            );
-            0
-        }
-        (false, _) => 0,
-        (true, Ok(None)) => {
+        Ok(None) => {
             let host = match registry::parse_server_url(server_url) {
                 Err(HostError::NotEcr(name)) => name,
                 _ => quote(server_url),
             };
-            fail(
-                out,
-                &format!(
-                    "ecr-login cannot save credentials for {host}: it keeps no passwords and only gets Amazon ECR tokens from AWS. Route your ECR registries to it with \"credHelpers\" instead of \"credsStore\" in Docker's config.json (docker-credential-ecr-login configure --registry <ECR registry>), so that docker login can save other registries' credentials"
-                ),
-            )
+            Err(Refusal::Refused(format!(
+                "ecr-login cannot save credentials for {host}: it keeps no passwords and only gets Amazon ECR tokens from AWS. Route your ECR registries to it with \"credHelpers\" instead of \"credsStore\" in Docker's config.json (docker-credential-ecr-login configure --registry <ECR registry>), so that docker login can save other registries' credentials"
+            )))
         }
-        (true, Err(Error::Host(HostError::Malformed(why)))) => {
-            fail(out, &format!("{why}: {}", quote(server_url)))
+        Err(Error::Host(HostError::Malformed(why))) => {
+            Err(Refusal::Refused(format!("{why}: {}", quote(server_url))))
         }
-        (true, Err(e)) => fail(out, &e.to_string()),
+        Err(e) => Err(Refusal::Refused(e.to_string())),
     }
+}
+
+/// `erase`, which `docker logout` calls (see [`store`] for why it succeeds).
+fn erase(settings: &Settings, input: &mut dyn Read) -> Result<(), Refusal> {
+    let raw = read_input(input).map_err(Refusal::Refused)?;
+    let server_url = String::from_utf8_lossy(&raw);
+    let Some(server_url) = login_server_url(settings, &server_url)? else {
+        return Ok(());
+    };
+    // `docker logout` erases `host` twice, `http://host` and `https://host`: the note comes
+    // once, with the last of them, rather than four times.
+    if let Ok(Some(host)) = login_host(settings, server_url)
+        && has_scheme(server_url, "https")
+    {
+        warning!(
+            "docker logout {host}: nothing to erase: ecr-login keeps no password; it mints ECR tokens from your AWS credentials while they are valid"
+        );
+    }
+    Ok(())
+}
+
+/// The server URL of a `store` or `erase`, trimmed; `None` when the helper's own switch makes
+/// the action a no-op. An empty one is refused before that switch is read, as the protocol
+/// library refuses it before the Go helper is asked.
+fn login_server_url<'a>(
+    settings: &Settings,
+    server_url: &'a str,
+) -> Result<Option<&'a str>, Refusal> {
+    let server_url = server_url.trim();
+    if server_url.is_empty() {
+        return Err(Refusal::Refused(NO_SERVER_URL.into()));
+    }
+    if settings.get("AWS_ECR_IGNORE_CREDS_STORAGE") == Some("true") {
+        return Ok(None);
+    }
+    Ok(Some(server_url))
 }
 
 fn has_scheme(server_url: &str, scheme: &str) -> bool {
     server_url
         .split_once("://")
         .is_some_and(|(s, _)| s.eq_ignore_ascii_case(scheme))
-}
-
-/// A `store`/`erase` failure: the protocol puts the message on stdout, one line.
-fn fail(out: &mut dyn Write, why: &str) -> i32 {
-    let _ = writeln!(out, "{}", why.replace(['\n', '\r'], " "));
-    1
-}
-
-/// Answers "not found"; logs why unless the host simply is not ECR.
-fn not_found(out: &mut dyn Write, why: Option<&str>) -> i32 {
-    if let Some(why) = why {
-        error!("{why}");
-    }
-    let _ = write!(out, "{NOT_FOUND}");
-    let _ = out.flush();
-    1
 }

@@ -13,6 +13,7 @@
 //! never answers is blamed on the call that waited for it and the finished checks stay.
 
 use crate::app::client_config::{self as configure, Client, Route};
+use crate::app::exit::Exit;
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::aws::fetch;
@@ -159,13 +160,13 @@ pub(crate) fn command() -> Command {
         )
 }
 
-/// Runs `doctor`; returns the exit code: 0 when no check failed.
-pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+/// Runs `doctor`: `Ok` when no check failed. Its failures are the report's own lines.
+pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> Exit {
     let host = matches.get_one::<String>("host").cloned();
     let report = if matches.get_flag("json") {
         let report = diagnose(settings, host.as_deref());
         let Ok(json) = serde_json::to_string_pretty(&report) else {
-            return 1;
+            return Exit::Failed;
         };
         let out = &mut std::io::stdout().lock();
         let _ = writeln!(out, "{json}").and_then(|_| out.flush());
@@ -173,7 +174,7 @@ pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
     } else {
         run_text(settings, host.as_deref())
     };
-    if report.ok { 0 } else { 1 }
+    if report.ok { Exit::Ok } else { Exit::Failed }
 }
 
 /// The text report, each line written as its check finishes: with a slow endpoint, what is
@@ -367,7 +368,7 @@ async fn checks_in_order(plan: &Plan, r: &mut Reporter<'_>) {
         };
         token_step(plan, &step, credentials_ok, r).await;
     }
-    r.release(false);
+    r.release(TokenOutcome::NotIssued);
 }
 
 /// The checks that read local files only.
@@ -397,6 +398,13 @@ struct Reporter<'a> {
     held: Option<Check>,
 }
 
+/// What the token check came to, as far as a held caller-identity failure cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenOutcome {
+    Issued,
+    NotIssued,
+}
+
 impl<'a> Reporter<'a> {
     fn new(on_check: &'a mut dyn FnMut(&Check)) -> Reporter<'a> {
         Reporter {
@@ -423,9 +431,9 @@ impl<'a> Reporter<'a> {
 
     /// Reports a held caller-identity failure: beside a working token it is only a warning,
     /// since the token is what pulls need.
-    fn release(&mut self, token_ok: bool) {
+    fn release(&mut self, token: TokenOutcome) {
         if let Some(mut check) = self.held.take() {
-            if token_ok {
+            if token == TokenOutcome::Issued {
                 check.status = Status::Warn;
             }
             self.emit(check);
@@ -439,7 +447,7 @@ impl<'a> Reporter<'a> {
             .pending
             .take()
             .unwrap_or_else(|| Check::new(CheckId::Credentials, Status::Fail, e.to_string()));
-        self.release(false);
+        self.release(TokenOutcome::NotIssued);
         if !self.has(blamed.id) {
             self.emit(blamed);
         }
@@ -945,7 +953,7 @@ struct TokenStep<'a> {
 /// `GetAuthorizationToken`, through the same code `get` runs, in the time left.
 async fn token_step(plan: &Plan, step: &TokenStep<'_>, credentials_ok: bool, r: &mut Reporter<'_>) {
     if !credentials_ok {
-        r.release(false);
+        r.release(TokenOutcome::NotIssued);
         r.emit(
             Check::new(CheckId::Token, Status::Fail, "no token: no credentials")
                 .fix("fix the credentials check above"),
@@ -981,7 +989,11 @@ async fn token_step(plan: &Plan, step: &TokenStep<'_>, credentials_ok: bool, r: 
         Ok(Err(Error::TimedOut(..))) => token_timed_out(plan, step, started.elapsed()),
         Ok(Err(e)) => token_failed(&e, step),
     };
-    r.release(check.status == Status::Pass);
+    r.release(if check.status == Status::Pass {
+        TokenOutcome::Issued
+    } else {
+        TokenOutcome::NotIssued
+    });
     r.emit(check);
 }
 
@@ -1069,6 +1081,37 @@ fn hours_minutes(secs: f64) -> String {
     format!("{}h{:02}m", mins / 60, mins % 60)
 }
 
+/// Where a cached entry stands, by the cache policy's own tests ([`cache::policy::Lifetime`]):
+/// `get` serves a fresh one, serves and refreshes one due for refresh, and replaces one that
+/// is no longer usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheState {
+    Fresh,
+    DueForRefresh,
+    Expired,
+}
+
+impl CacheState {
+    fn of(entry: &cache::store::Entry, now: f64) -> CacheState {
+        if entry.is_fresh(now) {
+            CacheState::Fresh
+        } else if entry.is_usable(now) {
+            CacheState::DueForRefresh
+        } else {
+            CacheState::Expired
+        }
+    }
+
+    /// As the report (and its JSON `state` detail) names it.
+    fn name(self) -> &'static str {
+        match self {
+            CacheState::Fresh => "fresh",
+            CacheState::DueForRefresh => "due for refresh",
+            CacheState::Expired => "expired",
+        }
+    }
+}
+
 fn cache_check(
     cx: &Context,
     host: &crate::host::registry::EcrHost,
@@ -1120,13 +1163,7 @@ fn cache_check(
             ),
         ),
         Some(e) => {
-            let state = if e.is_fresh(now) {
-                "fresh"
-            } else if e.is_usable(now) {
-                "due for refresh"
-            } else {
-                "expired"
-            };
+            let state = CacheState::of(&e, now).name();
             check(
                 Status::Pass,
                 format!(

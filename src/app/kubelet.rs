@@ -11,9 +11,9 @@
 //! not ECR (pull-through caches and mirrors), and the pod's own role (KEP-4412), whose STS call
 //! runs only on a cache miss.
 
+use crate::app::exit::Exit;
 use crate::app::kubelet_api::{
-    API_GROUP, API_VERSIONS, KubeletError, MAX_REQUEST, ProviderRequest, REQUEST_KIND,
-    RESPONSE_KIND,
+    ApiVersion, KubeletError, MAX_REQUEST, ProviderRequest, REQUEST_KIND, RESPONSE_KIND,
 };
 use crate::app::pod_role;
 use crate::aws::credentials::{Base, CredentialSource};
@@ -78,8 +78,8 @@ struct AuthConfig<'a> {
     password: &'a str,
 }
 
-/// Runs the front end; returns the exit code.
-pub(crate) fn run(settings: Settings, args: &[String]) -> i32 {
+/// Runs the front end.
+pub(crate) fn run(settings: Settings, args: &[String]) -> Exit {
     match args {
         [a] if matches!(a.as_str(), "--version" | "-V" | "-v" | "version") => {
             return crate::app::process::print(&format_args!(
@@ -106,19 +106,19 @@ pub(crate) fn run(settings: Settings, args: &[String]) -> i32 {
     // a hung mount must not carry a failing request past the kubelet's limit.
     let watchdog = arm_watchdog(HARD_LIMIT);
     let stdin = &mut crate::util::input::Stdin::until(settings.deadline);
-    let code = match answer(&settings, stdin) {
-        Ok(json) => {
-            let mut out = crate::app::process::stdout();
-            let _ = writeln!(out, "{json}");
-            match out.finish() {
-                Ok(()) => 0,
-                Err(e) => fail(&settings, &KubeletError::Write(e.to_string())),
-            }
-        }
+    let exit = match answer(&settings, stdin).and_then(write_response) {
+        Ok(()) => Exit::Ok,
         Err(e) => fail(&settings, &e),
     };
     drop(watchdog);
-    code
+    exit
+}
+
+/// The response on stdout: nothing else ever goes there.
+fn write_response(json: String) -> Result<(), KubeletError> {
+    let mut out = crate::app::process::stdout();
+    let _ = writeln!(out, "{json}");
+    out.finish().map_err(|e| KubeletError::Write(e.to_string()))
 }
 
 /// The response JSON for the request on `input`.
@@ -174,17 +174,13 @@ pub(crate) fn parse_request(raw: &[u8]) -> Result<ProviderRequest, KubeletError>
     }
     let api_version = string_field(&object, "apiVersion")?
         .ok_or_else(|| KubeletError::Shape("it has no apiVersion".into()))?;
-    let version = api_version
-        .strip_prefix(API_GROUP)
-        .and_then(|v| v.strip_prefix('/'))
-        .filter(|v| API_VERSIONS.contains(v))
+    let version = ApiVersion::parse(&api_version)
         .ok_or_else(|| KubeletError::ApiVersion(quote(&api_version)))?;
     let image = string_field(&object, "image")?.unwrap_or_default();
     if image.trim().is_empty() {
         return Err(KubeletError::EmptyImage);
     }
-    // Per-pod credentials exist in v1 only; older versions have no such fields.
-    let (token, annotations) = if version == "v1" {
+    let (token, annotations) = if version.has_service_accounts() {
         let token = string_field(&object, "serviceAccountToken")?
             .filter(|t| !t.is_empty())
             .map(crate::util::secret::Secret::new);
@@ -407,14 +403,20 @@ pub(crate) fn go_duration(seconds: u64) -> String {
     }
 }
 
-/// Prints the one line the kubelet shows, to stderr whatever `AWS_ECR_LOG_FILE` says (and to
-/// the log file too when one is set).
-fn fail(settings: &Settings, err: &KubeletError) -> i32 {
+/// The one place the front end's failure is told: the line the kubelet shows, on stderr
+/// whatever `AWS_ECR_LOG_FILE` says (and in the log file too when one is set).
+fn fail(settings: &Settings, err: &KubeletError) -> Exit {
     if settings.nonempty("AWS_ECR_LOG_FILE").is_some() {
         error!("{err}");
     }
-    let _ = writeln!(std::io::stderr().lock(), "ecr-login: error: {err}");
-    1
+    tell(err);
+    Exit::Failed
+}
+
+/// The line on stderr, never through the log file: the watchdog says it too, when the log
+/// file may be what is hanging.
+fn tell(err: &KubeletError) {
+    crate::util::log::print(crate::util::log::Level::Error, format_args!("{err}"));
 }
 
 /// Ends the process with an error once `limit` has passed, unless the returned sender is
@@ -424,13 +426,8 @@ fn arm_watchdog(limit: Duration) -> mpsc::Sender<()> {
     let (disarm, disarmed) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit) {
-            // Straight to stderr: the log file may be what is hanging.
-            let _ = writeln!(
-                std::io::stderr(),
-                "ecr-login: error: {}",
-                KubeletError::HardLimit(limit)
-            );
-            std::process::exit(1);
+            tell(&KubeletError::HardLimit(limit));
+            std::process::exit(Exit::Failed.code());
         }
     });
     disarm

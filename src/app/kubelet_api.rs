@@ -7,8 +7,32 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub(crate) const API_GROUP: &str = "credentialprovider.kubelet.k8s.io";
-/// Versions we answer in, newest first; the answer must carry the version asked.
-pub(crate) const API_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha1"];
+
+/// The API versions we answer in; the answer must carry the version asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApiVersion {
+    V1,
+    V1beta1,
+    V1alpha1,
+}
+
+impl ApiVersion {
+    /// The version named by `credentialprovider.kubelet.k8s.io/<version>`.
+    pub(crate) fn parse(api_version: &str) -> Option<ApiVersion> {
+        let version = api_version.strip_prefix(API_GROUP)?.strip_prefix('/')?;
+        Some(match version {
+            "v1" => ApiVersion::V1,
+            "v1beta1" => ApiVersion::V1beta1,
+            "v1alpha1" => ApiVersion::V1alpha1,
+            _ => return None,
+        })
+    }
+
+    /// Per-pod credentials (a service account token and its annotations) exist in v1 only.
+    pub(crate) fn has_service_accounts(self) -> bool {
+        self == ApiVersion::V1
+    }
+}
 pub(crate) const REQUEST_KIND: &str = "CredentialProviderRequest";
 pub(crate) const RESPONSE_KIND: &str = "CredentialProviderResponse";
 
@@ -70,4 +94,31 @@ pub(crate) struct ProviderRequest {
     /// v1 only, when the kubelet's config has `tokenAttributes`.
     pub service_account_token: Option<crate::util::secret::Secret>,
     pub service_account_annotations: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions() {
+        for (text, version) in [
+            ("credentialprovider.kubelet.k8s.io/v1", Some(ApiVersion::V1)),
+            (
+                "credentialprovider.kubelet.k8s.io/v1beta1",
+                Some(ApiVersion::V1beta1),
+            ),
+            (
+                "credentialprovider.kubelet.k8s.io/v1alpha1",
+                Some(ApiVersion::V1alpha1),
+            ),
+            ("credentialprovider.kubelet.k8s.io/v2", None),
+            ("credentialprovider.kubelet.k8s.iov1", None),
+            ("v1", None),
+        ] {
+            assert_eq!(ApiVersion::parse(text), version, "{text}");
+        }
+        assert!(ApiVersion::V1.has_service_accounts());
+        assert!(!ApiVersion::V1beta1.has_service_accounts());
+    }
 }

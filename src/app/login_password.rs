@@ -4,6 +4,7 @@
 //! get-login-password`, but served from the cache with the helper's identity rules: a hit costs
 //! no Python start and no API call.
 
+use crate::app::exit::Exit;
 use crate::aws::error::Error;
 use crate::engine::context::Context;
 use crate::engine::token;
@@ -43,55 +44,76 @@ pub(crate) fn command() -> Command {
         )
 }
 
-pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> i32 {
+/// Why no password is printed; each renders as the one line on stderr.
+#[derive(Debug, thiserror::Error)]
+enum PasswordError {
+    #[error(transparent)]
+    Token(#[from] Error),
+    #[error(
+        "--region {region} does not apply to --public: ECR Public's tokens come from {} only; leave out --region",
+        registry::PUBLIC_REGION
+    )]
+    RegionWithPublic { region: String },
+    #[error(
+        "{host} is in {host_region}, not {region}; leave out --region or name the registry of {region}"
+    )]
+    OtherRegion {
+        host: String,
+        host_region: String,
+        region: String,
+    },
+    #[error("no region: pass --region, set AWS_REGION, or set a region in the AWS config")]
+    NoRegion,
+    #[error("{0:?} is not an AWS region name")]
+    NotRegion(String),
+    /// A failure in a region this version does not know, with which region was likely meant.
+    #[error("{error} ({problem})")]
+    UnknownRegion { error: Error, problem: String },
+}
+
+/// Runs `get-login-password`: the one place its failure is told.
+pub(crate) fn run(settings: Settings, matches: &ArgMatches) -> Exit {
     match password(settings, matches) {
         Ok(password) => {
             let mut out = crate::app::process::stdout();
             let _ = writeln!(out, "{password}");
-            crate::app::process::exit_code(out, 0)
+            crate::app::process::finish(out, Exit::Ok)
         }
         Err(e) => {
             crate::util::log::print(crate::util::log::Level::Error, format_args!("{e}"));
-            1
+            Exit::Failed
         }
     }
 }
 
-fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
+fn password(settings: Settings, matches: &ArgMatches) -> Result<String, PasswordError> {
     let region = matches
         .get_one::<String>("region")
         .map(|r| r.trim().to_string());
     let (host, source) = if matches.get_flag("public") {
         // ECR Public issues tokens in one region: another would be silently ignored.
         if let Some(r) = region.as_ref().filter(|r| *r != registry::PUBLIC_REGION) {
-            return Err(Error::Config(format!(
-                "--region {r} does not apply to --public: ECR Public's tokens come from {} only; leave out --region",
-                registry::PUBLIC_REGION
-            )));
+            return Err(PasswordError::RegionWithPublic { region: r.clone() });
         }
         crate::engine::resolve::resolve(&settings, registry::PUBLIC_HOST)?
     } else if let Some(input) = matches.get_one::<String>("registry") {
         let (host, source) = crate::engine::resolve::resolve(&settings, input)?;
         let host_region = host.token_scope().region;
         if let Some(r) = region.as_ref().filter(|r| **r != host_region) {
-            return Err(Error::Config(format!(
-                "{} is in {host_region}, not {r}; leave out --region or name the registry of {r}",
-                host.host
-            )));
+            return Err(PasswordError::OtherRegion {
+                host: host.host,
+                host_region,
+                region: r.clone(),
+            });
         }
         (host, source)
     } else {
         let cx = Context::load(settings.clone())?;
         let region = region
             .or_else(|| crate::engine::context::default_region(&cx))
-            .ok_or_else(|| {
-                Error::Config(
-                    "no region: pass --region, set AWS_REGION, or set a region in the AWS config"
-                        .into(),
-                )
-            })?;
+            .ok_or(PasswordError::NoRegion)?;
         let host = EcrHost::for_region(&settings, &region)
-            .ok_or_else(|| Error::Config(format!("{region:?} is not an AWS region name")))?;
+            .ok_or_else(|| PasswordError::NotRegion(region.clone()))?;
         (
             host,
             crate::aws::credentials::CredentialSource::default_chain(),
@@ -108,12 +130,12 @@ fn password(settings: Settings, matches: &ArgMatches) -> Result<String, Error> {
 
 /// A failure in a region this version does not know is most often a typo (a new region is
 /// accepted, so the call was made): the error then says which region was meant.
-fn with_region_hint(e: Error, host: &EcrHost) -> Error {
+fn with_region_hint(error: Error, host: &EcrHost) -> PasswordError {
     match &host.registry {
         registry::Registry::Private(p) => match registry::unknown_region(&p.region) {
-            Some(problem) => Error::Config(format!("{e} ({problem})")),
-            None => e,
+            Some(problem) => PasswordError::UnknownRegion { error, problem },
+            None => error.into(),
         },
-        registry::Registry::Public { .. } => e,
+        registry::Registry::Public { .. } => error.into(),
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod command;
 pub(crate) mod configure;
 pub(crate) mod docker;
 pub(crate) mod doctor;
+pub(crate) mod exit;
 pub(crate) mod kubelet;
 pub(crate) mod kubelet_api;
 pub(crate) mod login_password;

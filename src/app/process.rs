@@ -2,6 +2,7 @@
 //! the C entry point (see src/main.rs): the arguments, the three standard descriptors, and a
 //! stdout that reports a closed descriptor instead of swallowing it.
 
+use crate::app::exit::Exit;
 use std::ffi::{CStr, c_char, c_int};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,24 +119,24 @@ impl Write for Stdout {
     }
 }
 
-/// Writes a front end's whole answer; the exit code: 0, or 1 (said on stderr) when stdout
-/// could not take it.
-pub(crate) fn print(text: &dyn std::fmt::Display) -> i32 {
+/// Writes a front end's whole answer; `Failed` (said on stderr) when stdout could not take it.
+pub(crate) fn print(text: &dyn std::fmt::Display) -> Exit {
     let mut out = stdout();
     let _ = write!(out, "{text}");
-    exit_code(out, 0)
+    finish(out, Exit::Ok)
 }
 
-/// `code`, unless what was written to `out` was lost: then 1, said on stderr.
-pub(crate) fn exit_code(out: Stdout, code: i32) -> i32 {
+/// `exit`, unless what was written to `out` was lost: then `Failed`, said on stderr. The one
+/// place a lost answer is told, for every front end.
+pub(crate) fn finish(out: Stdout, exit: Exit) -> Exit {
     match out.finish() {
-        Ok(()) => code,
+        Ok(()) => exit,
         Err(e) => {
             crate::util::log::print(
                 crate::util::log::Level::Error,
                 format_args!("cannot write to stdout: {e}"),
             );
-            1
+            Exit::Failed
         }
     }
 }

@@ -39,8 +39,14 @@ pub(crate) enum Error {
     #[error("AWS returned an unusable authorization token: {0}")]
     BadToken(&'static str),
 
+    /// An AWS configuration the SDK cannot use, as checked before a call (in `crate::aws::fetch`).
     #[error("{0}")]
     Config(String),
+
+    /// A shared AWS file (config or credentials) that cannot be used: unreadable, too large,
+    /// or writable by others.
+    #[error("{0}; the AWS SDK reads this file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)")]
+    AwsFile(crate::util::files::FileError),
 
     #[error(transparent)]
     RegistryConfig(#[from] crate::host::config::ConfigError),

@@ -22,11 +22,7 @@ impl Context {
     /// contents: the key's material comes from the memo in the cache directory when it can.
     pub(crate) fn load(settings: Settings) -> Result<Context, Error> {
         let mut cache = Cache::from_settings(&settings);
-        let files = AwsFiles::open(&settings, cache.dir()).map_err(|e| {
-            Error::Config(format!(
-                "{e}; the AWS SDK reads this file (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
-            ))
-        })?;
+        let files = AwsFiles::open(&settings, cache.dir()).map_err(Error::AwsFile)?;
         if files.too_large_to_key {
             warning!(
                 "an AWS config file is larger than {} MiB; working without the cache for this call",
