@@ -165,8 +165,20 @@ fn get(settings: Settings, input: &mut dyn Read, out: &mut dyn Write) -> Result<
         username: &token.username,
         secret: token.password.expose(),
     };
-    let written = match serde_json::to_string(&answer) {
-        Ok(json) if writeln!(out, "{json}").and_then(|_| out.flush()).is_ok() => Ok(()),
+    // The answer and its newline in one write (one system call).
+    let line = serde_json::to_string(&answer).map(|mut json| {
+        json.push('\n');
+        json
+    });
+    let written = match line {
+        Ok(line)
+            if out
+                .write_all(line.as_bytes())
+                .and_then(|_| out.flush())
+                .is_ok() =>
+        {
+            Ok(())
+        }
         _ => Err(Refusal::Unwritten),
     };
     if token.refresh_due {

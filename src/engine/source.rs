@@ -1,7 +1,8 @@
 //! Which credential source the AWS chain will use, told in words, for `doctor` and debug logs.
 //!
-//! This describes; it never resolves. Resolution is the SDK's default chain in [`crate::aws::fetch`],
-//! and this follows the same order (environment keys, profile, web identity, container,
+//! This describes; it never resolves. Resolution is
+//! [`crate::aws::credentials::CredentialSource::resolve`] (the SDK's default chain, a profile, a
+//! pod role, a role assumed from either), and this follows the same order (environment keys, profile, web identity, container,
 //! instance metadata) only to name the step a newcomer should look at. The profile is read from
 //! the same parsed files ([`crate::aws::aws_files`]) that key the cache and feed the SDK, so the
 //! three never disagree.
