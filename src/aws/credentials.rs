@@ -307,6 +307,28 @@ fn endpoint_refusal(settings: &Settings, status: u16) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    /// The keyed variables are read at all, and the environment table says they key the cache:
+    /// the one list of variables (`settings::NAMES`, docs/environment.md) covers this one.
+    #[test]
+    fn keyed_variables_are_read_and_documented_as_keys() {
+        let table = include_str!("../../docs/environment.md");
+        for name in KEYED_VARS {
+            assert!(
+                crate::util::settings::NAMES.contains(name),
+                "{name} keys the cache but is not in settings::NAMES"
+            );
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("{name} has no row in docs/environment.md"));
+            let keys = row.split('|').nth(4).unwrap_or_default().trim();
+            assert!(
+                keys.starts_with("yes"),
+                "docs/environment.md says {name} keys the cache: {keys:?}"
+            );
+        }
+    }
     use super::*;
 
     fn files(settings: &Settings) -> AwsFiles {
