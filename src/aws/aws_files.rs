@@ -14,7 +14,7 @@
 
 use crate::aws::memo::{Material, Memo, racily_clean};
 use crate::cache::key::KeyHasher;
-use crate::util::files::{self, Trust};
+use crate::util::files::{self, FileState, Trust};
 use crate::util::log::{debug, warning};
 use crate::util::settings::Settings;
 use aws_config::profile::ProfileSet;
@@ -24,7 +24,7 @@ use aws_runtime::env_config::file::{
 use aws_runtime::env_config::property::PropertiesKey;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -122,36 +122,6 @@ pub(crate) struct SharedFile {
     pub contents: Option<String>,
 }
 
-/// A file's stat identity: what changes whenever its contents may have (given the racy rule,
-/// see [`crate::aws::memo`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stat {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stat {
-    fn of(meta: &std::fs::Metadata) -> Stat {
-        Stat {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    /// The later of mtime and ctime, in Unix seconds. The ctime too: tools that copy a file
-    /// (`cp -p`, `rsync -t`, tar) set its mtime back, but nobody can set its ctime.
-    fn newest(&self) -> f64 {
-        let secs = |(s, ns): (i64, i64)| s as f64 + ns as f64 / 1e9;
-        secs(self.mtime).max(secs(self.ctime))
-    }
-}
-
 /// How one file was found.
 #[derive(Debug)]
 enum Source {
@@ -160,7 +130,7 @@ enum Source {
     Missing,
     /// A regular file, held open from its stat to its read, so that the bytes read are that
     /// inode's whatever is renamed over the path meanwhile.
-    Open(File, Stat),
+    Open(File, FileState),
     /// Anything else (a device, a FIFO), read at once by path: no stat state to key by.
     Read(SharedFile),
 }
@@ -178,10 +148,7 @@ impl Located {
         match &self.source {
             Source::NoFile => "none".into(),
             Source::Missing => "missing".into(),
-            Source::Open(_, s) => format!(
-                "{}:{}:{}:{}.{:09}:{}.{:09}",
-                s.dev, s.ino, s.size, s.mtime.0, s.mtime.1, s.ctime.0, s.ctime.1
-            ),
+            Source::Open(_, s) => s.to_string(),
             Source::Read(_) => "read".into(),
         }
     }
@@ -548,7 +515,7 @@ fn locate_and_open(
                     max: MAX_FILE,
                 });
             }
-            Source::Open(file, Stat::of(&meta))
+            Source::Open(file, FileState::of(&meta))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Source::Missing,
         // Not a regular file, or not openable: the reader says what is wrong, or reads it.
@@ -582,7 +549,7 @@ fn read_located(located: &Located) -> (SharedFile, Option<bool>) {
         .and_then(|_| file.metadata());
     match read {
         Ok(after) if bytes.len() as u64 <= MAX_FILE => {
-            let stable = Stat::of(&after) == *stat;
+            let stable = FileState::of(&after) == *stat;
             let contents = Some(text(&path, bytes));
             (SharedFile { path, contents }, Some(stable))
         }

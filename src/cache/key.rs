@@ -6,7 +6,6 @@
 use crate::util::files::{self, Trust};
 use crate::util::settings::Settings;
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever what goes into a key changes, so that old keys are never matched.
@@ -81,19 +80,7 @@ fn feed_file_identity(path: &Path, key: &mut KeyHasher) {
         key.feed("executable-missing", "");
         return;
     };
-    key.feed(
-        "executable-meta",
-        &format!(
-            "{}:{}:{}:{}.{}:{}.{}",
-            meta.dev(),
-            meta.ino(),
-            meta.len(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec()
-        ),
-    );
+    key.feed("executable-meta", &files::FileState::of(&meta).to_string());
     if meta.len() <= MAX_HASHED_EXECUTABLE
         && let Ok(Some(bytes)) = files::read(path, MAX_HASHED_EXECUTABLE, Trust::Any)
     {

@@ -13,7 +13,6 @@ use crate::aws::credentials::CredentialSource;
 use crate::cache::key::KeyHasher;
 use crate::engine::context::Context;
 use crate::util::files::{self, Trust};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Environment values that the key leaves out (secrets) or that only credential tools read.
@@ -123,14 +122,9 @@ fn feed_dir(hash: &mut KeyHasher, dir: &Path) {
         .filter_map(|entry| {
             let meta = entry.metadata().ok()?;
             Some(format!(
-                "{}:{}:{}:{}.{}:{}.{}",
+                "{}:{}",
                 entry.file_name().to_string_lossy(),
-                meta.ino(),
-                meta.len(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-                meta.ctime(),
-                meta.ctime_nsec()
+                files::FileState::of(&meta)
             ))
         })
         .collect();

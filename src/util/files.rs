@@ -14,6 +14,48 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// What a file is, as far as its metadata can tell: device, inode, size, and modification and
+/// change times in nanoseconds. Any rewrite, rename over it, `chmod` or `touch` changes it (the
+/// change time cannot be set back). The one rule for "this file changed" wherever a key or a
+/// fingerprint stands for a file's contents without reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileState {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) mtime: (i64, i64),
+    pub(crate) ctime: (i64, i64),
+}
+
+impl FileState {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileState {
+        FileState {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The later of mtime and ctime, in Unix seconds. The ctime too: tools that copy a file
+    /// (`cp -p`, `rsync -t`, tar) set its mtime back, but nobody can set its ctime.
+    pub(crate) fn newest(&self) -> f64 {
+        let secs = |(s, ns): (i64, i64)| s as f64 + ns as f64 / 1e9;
+        secs(self.mtime).max(secs(self.ctime))
+    }
+}
+
+impl std::fmt::Display for FileState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}.{:09}:{}.{:09}",
+            self.dev, self.ino, self.size, self.mtime.0, self.mtime.1, self.ctime.0, self.ctime.1
+        )
+    }
+}
+
 /// Who must own a file for us to act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Trust {
