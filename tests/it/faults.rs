@@ -12,27 +12,6 @@ use support::*;
 
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
-/// A listener that accepts connections and never reads or answers them.
-fn silent_endpoint() -> (String, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        listener.set_nonblocking(true).unwrap();
-        let until = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < until {
-            match listener.accept() {
-                Ok((stream, _)) => held.push(stream),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-            if held.len() > 16 {
-                break;
-            }
-        }
-    });
-    (url, handle)
-}
-
 #[test]
 fn an_endpoint_that_never_answers_fails_in_bounded_time_by_default() {
     let mut env = TestEnv::new();
