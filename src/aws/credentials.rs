@@ -154,14 +154,21 @@ impl CredentialSource {
         sdk: &SdkConfig,
     ) -> Result<Credentials, Error> {
         let started = Instant::now();
-        let base = match &self.base {
-            Base::PodRole(role) => crate::aws::web_identity::assume(settings, sdk, role).await?,
-            Base::DefaultChain if env_keys(settings).is_some() => {
-                // Checked above; the legacy names are ours to read, the SDK knows only the
-                // current ones.
-                let (id, secret, token) = env_keys(settings).unwrap_or_default();
-                Credentials::new(id, secret, token, None, "ecr-login-environment")
+        let from_env = matches!(self.base, Base::DefaultChain)
+            .then(|| env_keys(settings))
+            .flatten();
+        let base = match (&self.base, from_env) {
+            (Base::PodRole(role), _) => {
+                crate::aws::web_identity::assume(settings, sdk, role).await?
             }
+            // The legacy names are ours to read; the SDK knows only the current ones.
+            (_, Some(keys)) => Credentials::new(
+                keys.id,
+                keys.secret,
+                keys.session_token.map(str::to_string),
+                None,
+                "ecr-login-environment",
+            ),
             _ => sdk
                 .credentials_provider()
                 .ok_or_else(|| Error::NoCredentials("no credential provider is configured".into()))?
@@ -189,15 +196,26 @@ impl CredentialSource {
 
 /// Keys from the environment, under their current names or the legacy `AWS_ACCESS_KEY` /
 /// `AWS_SECRET_KEY` that the Go SDK and the AWS CLI still read.
-fn env_keys(settings: &Settings) -> Option<(String, String, Option<String>)> {
-    let pair = |id: &str, secret: &str| Some((settings.nonempty(id)?, settings.nonempty(secret)?));
-    let (id, secret) = pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"))?;
-    Some((
-        id.to_string(),
-        secret.to_string(),
-        settings.nonempty("AWS_SESSION_TOKEN").map(str::to_string),
-    ))
+pub(crate) fn env_keys(settings: &Settings) -> Option<EnvKeys<'_>> {
+    let pair = |id_var: &'static str, secret_var: &str| {
+        Some(EnvKeys {
+            id_var,
+            id: settings.nonempty(id_var)?,
+            secret: settings.nonempty(secret_var)?,
+            session_token: settings.nonempty("AWS_SESSION_TOKEN"),
+        })
+    };
+    pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"))
+}
+
+/// Keys found in the environment (see [`env_keys`]).
+pub(crate) struct EnvKeys<'a> {
+    /// The variable the key id came from, to name it.
+    pub(crate) id_var: &'static str,
+    pub(crate) id: &'a str,
+    pub(crate) secret: &'a str,
+    pub(crate) session_token: Option<&'a str>,
 }
 
 /// A failure of the SDK's credential providers as one of ours. A provider that called AWS

@@ -613,8 +613,7 @@ fn holder_pid(file: &mut File) -> Option<u32> {
 /// A short file-name-safe hash of a cache key.
 fn short_hash(key: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(key.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::cache::key::hex(&Sha256::digest(key.as_bytes())[..8])
 }
 
 #[cfg(test)]

@@ -118,11 +118,8 @@ fn plain(kind: Kind, profile: Option<String>, summary: String) -> Source {
 /// Keys in the environment, either pair of names, the first complete pair winning as in the
 /// SDK; the key id masked.
 fn environment_keys(settings: &Settings) -> Option<Source> {
-    let var = |name: &str| settings.nonempty(name).map(str::to_string);
-    let pair = |id: &str, secret: &str| Some((var(id)?, var(secret)?, id.to_string()));
-    let (id, _, name) = pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        .or_else(|| pair("AWS_ACCESS_KEY", "AWS_SECRET_KEY"))?;
-    let session = if var("AWS_SESSION_TOKEN").is_some() {
+    let keys = crate::aws::credentials::env_keys(settings)?;
+    let session = if keys.session_token.is_some() {
         " with a session token"
     } else {
         ""
@@ -131,8 +128,9 @@ fn environment_keys(settings: &Settings) -> Option<Source> {
         Kind::Environment,
         None,
         format!(
-            "environment variables {name} ({}){session}",
-            mask_key_id(&id)
+            "environment variables {} ({}){session}",
+            keys.id_var,
+            mask_key_id(keys.id)
         ),
     ))
 }
