@@ -76,8 +76,9 @@ const PROFILE_KEYS: &[&str] = &[
 /// Settings of an `[sso-session]` section.
 const SSO_SESSION_KEYS: &[&str] = &["sso_start_url", "sso_region", "sso_registration_scopes"];
 
-/// The services whose endpoints a `[services]` section can move, as the SDK names them there.
-const SERVICES: &[&str] = &["ecr", "ecr_public", "sts", "sso", "sso_oidc", "signin"];
+/// The services whose endpoints a `[services]` section can move, as the SDK names them there:
+/// the service id in lower case, spaces as hyphens (`ECR PUBLIC` is `ecr-public`).
+const SERVICES: &[&str] = &["ecr", "ecr-public", "sts", "sso", "sso-oidc", "signin"];
 
 /// Why a profile is the one in effect (for `doctor` and debug lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -679,6 +680,22 @@ mod tests {
         );
         assert_eq!(f.setting("dev", "region"), Some("eu-west-1"));
         assert_eq!(f.setting("default", "aws_access_key_id"), Some("AKIA1"));
+    }
+
+    #[test]
+    fn a_services_endpoint_keys_the_profile() {
+        // The SDK names a service in `[services]` by its id in lower case with spaces as
+        // hyphens: `ecr-public`, `sso-oidc` (not underscores).
+        let with = |service: &str, url: &str| {
+            format!(
+                "[profile dev]\nservices = corp\n[services corp]\n{service} =\n  endpoint_url = {url}\n"
+            )
+        };
+        for service in ["ecr", "ecr-public", "sts", "sso", "sso-oidc", "signin"] {
+            let a = key(&files(&with(service, "https://a.example"), ""), "dev");
+            let b = key(&files(&with(service, "https://b.example"), ""), "dev");
+            assert_ne!(a, b, "{service}'s endpoint does not key the cache");
+        }
     }
 
     #[test]
