@@ -602,12 +602,9 @@ fn credential_endpoint(
     Some(body)
 }
 
-/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds.
-fn http_date(secs: f64) -> String {
-    let secs = secs.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
+/// The civil date (year, month, day; the proleptic Gregorian calendar) of a day counted from
+/// 1970-01-01 (Howard Hinnant's civil_from_days).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -616,7 +613,15 @@ fn http_date(secs: f64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix seconds.
+fn http_date(secs: f64) -> String {
+    let secs = secs.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
