@@ -14,8 +14,9 @@
 //!   `/usr/bin/docker-credential-ecr-login` when Debian's package installed it), `BENCH_ROUNDS`
 //!   (timed rounds per row, default 200), `BENCH_COLD` (cold rounds, default 20),
 //!   `BENCH_SIZES` (profile counts, default `300,3000,9000`), `BENCH_BEFORE` (another build of
-//!   ours, e.g. the base commit's, timed in the same interleaved rounds: the cache file format
-//!   is the same, the keys differ, so both fill and hit the one cache).
+//!   ours, e.g. the base commit's, timed in the same interleaved rounds: each fills and hits its
+//!   own files in the one cache directory), `BENCH_IDENTITIES` (identities cached for the
+//!   cache-size rows, default 1000; 0 leaves them out).
 //!
 //! Each row runs in a fresh temporary home with the reference environment: environment keys,
 //! `AWS_CONFIG_FILE` naming the row's config (a missing file for "none"), a missing credentials
@@ -23,6 +24,10 @@
 //! (a hit), then the timed rounds. The Go helper's own cache (`cache.json`) is filled in the same
 //! directory. Configs are timed once they are more than two seconds old, as real ones are: a
 //! file changed within two seconds of a read is read again ([`ecr_login`]'s memo rule).
+//!
+//! The cache-size rows time a hit with only its own identity cached, then with
+//! `BENCH_IDENTITIES` cached (the others filled by cold `get`s with other access keys), each
+//! against the floor of its own run: a hit should cost the same whatever else is cached.
 //!
 //! `BENCH_PREPARE=DIR` only prepares a cache hit for `scripts/profile-hit`: it writes a home,
 //! an AWS config and a filled cache under DIR, checks that a miss fetched a token through an
@@ -305,6 +310,69 @@ fn row(label: &str, fake: &fake_aws::FakeAws, gen_sso_config: &Path, profiles: u
     }
 }
 
+/// A hit with one identity cached, then with `identities`: each row's ratio to its own floor.
+fn cache_size_rows(
+    ours: &Path,
+    fake: &fake_aws::FakeAws,
+    spawnbench_bin: &Path,
+    rounds: usize,
+    input: &Path,
+    identities: usize,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = setup_env(dir.path(), &fake.url());
+    assert!(answers(ours, &env, HOST.as_bytes()), "the miss failed");
+    assert!(answers(ours, &env, HOST.as_bytes()), "the hit failed");
+    let commands = [
+        vec!["/bin/cat".to_string()],
+        vec![ours.display().to_string(), "get".into()],
+    ];
+    let timed = |label: String| {
+        let calls = fake.total();
+        let t = spawnbench(spawnbench_bin, rounds, input, &commands, &env);
+        assert_eq!(fake.total(), calls, "{label}: a hit made an API call");
+        (label, t[0], t[1])
+    };
+    let one = timed("1 identity".into());
+    fill_identities(ours, &env, identities - 1);
+    let many = timed(format!("{identities} identities"));
+    println!("# hit by the number of identities cached (environment keys, no AWS config)");
+    println!();
+    println!("| cached | floor (`cat`) | ecr-login hit | ours / floor | / one identity |");
+    println!("| --- | --- | --- | --- | --- |");
+    let base = one.2.median / one.1.median;
+    for (label, floor, hit) in [one, many] {
+        let ratio = hit.median / floor.median;
+        println!(
+            "| {label} | {} | {} | {ratio:.2}x | **{:.2}x** |",
+            ms(floor.median),
+            ms(hit.median),
+            ratio / base
+        );
+    }
+    println!();
+}
+
+/// `n` more identities in the cache of `env`: cold `get`s with other access keys, four at a
+/// time.
+fn fill_identities(ours: &Path, env: &[(String, String)], n: usize) {
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            scope.spawn(move || {
+                for i in (worker..n).step_by(4) {
+                    let mut env = env.to_vec();
+                    env.retain(|(k, _)| k != "AWS_ACCESS_KEY_ID");
+                    env.push(("AWS_ACCESS_KEY_ID".into(), format!("AKIAFILL{i:012}")));
+                    assert!(
+                        answers(ours, &env, HOST.as_bytes()),
+                        "identity {i}: no token"
+                    );
+                }
+            });
+        }
+    });
+}
+
 fn ms(us: f64) -> String {
     format!("{:.3} ms", us / 1000.0)
 }
@@ -458,6 +526,11 @@ fn main() {
         );
     }
     println!();
+
+    let identities = number("BENCH_IDENTITIES", 1000);
+    if identities > 1 {
+        cache_size_rows(&ours, &fake, &spawnbench_bin, rounds, &input, identities);
+    }
 
     // Peak RSS with the largest config.
     if let Some(r) = rows.last() {

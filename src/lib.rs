@@ -45,9 +45,10 @@ pub use app::process::{args_from_c, guard_standard_fds};
 /// file and server URLs. Not an API.
 #[doc(hidden)]
 pub mod for_fuzz {
-    /// The cache file's reader and the store that heals it.
+    /// The cache record's reader and the store that heals it.
     pub mod cache {
-        pub use crate::cache::store::{Cache, Entry, now, parse_cache_file};
+        pub use crate::cache::record::Entry;
+        pub use crate::cache::store::{Cache, now, parse_record};
     }
     /// Server URLs to ECR hosts.
     pub mod registry {

@@ -13,7 +13,7 @@ Amazon ECR credentials for Docker, podman, Helm and the kubelet.
 A docker-credential-helper: Docker and the tools that read its config.json run it with one \
 action (get, list, store, erase, version) and a server URL on stdin, and it answers with a \
 12-hour ECR token, fetched with the standard AWS credential chain and cached per region and \
-identity in ~/.ecr/ecr-login-cache.json.
+identity in ~/.ecr/ecr-login-cache/.
 
 Route registries to it with `docker-credential-ecr-login configure --registry HOST`, and ask \
 `docker-credential-ecr-login doctor HOST` why a pull says \"no basic auth credentials\".";

@@ -1092,7 +1092,7 @@ enum CacheState {
 }
 
 impl CacheState {
-    fn of(entry: &cache::store::Entry, now: f64) -> CacheState {
+    fn of(entry: &cache::Entry, now: f64) -> CacheState {
         if entry.is_fresh(now) {
             CacheState::Fresh
         } else if entry.is_usable(now) {
@@ -1117,7 +1117,8 @@ fn cache_check(
     host: &crate::host::registry::EcrHost,
     source: &CredentialSource,
 ) -> Check {
-    let Some(path) = cx.cache.path() else {
+    let key = cx.cache_key(&host.token_scope(), source);
+    let Some(path) = cx.cache.record_path(&key) else {
         return Check::new(
             CheckId::Cache,
             Status::Warn,
@@ -1125,7 +1126,6 @@ fn cache_check(
         )
         .fix("unset AWS_ECR_DISABLE_CACHE or set AWS_ECR_CACHE_DIR");
     };
-    let key = cx.cache_key(&host.token_scope(), source);
     let path = path.display().to_string();
     let check = |status, message: String| {
         Check::new(CheckId::Cache, status, message)

@@ -59,8 +59,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 
 const FILES: &[(&str, &str)] = &[
     (
-        "~/.ecr/ecr-login-cache.json",
-        "The token cache (mode 0600), keyed by region and identity.",
+        "~/.ecr/ecr-login-cache/",
+        "The token cache (mode 0700): one file per region and identity (mode 0600), with its lock.",
     ),
     (
         "~/.ecr/config.toml",

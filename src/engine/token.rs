@@ -206,7 +206,7 @@ struct Call<'a> {
 enum Locking {
     /// Go on and fetch, in this cache (the null cache when it failed), holding the lock when
     /// there is one.
-    Held(Cache, Option<cache::LockGuard>),
+    Held(Cache, Option<cache::lock::LockGuard>),
     /// Answered without fetching.
     Answer(Result<Token, Error>),
 }

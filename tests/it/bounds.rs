@@ -118,8 +118,7 @@ fn an_absurd_expiry_is_clamped_to_twelve_hours() {
     let env = TestEnv::new();
     env.aws.set_expires_at(1e13);
     env.get_ok(PRIVATE);
-    let cache: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.cache_file()).unwrap()).unwrap();
+    let cache = env.cache_json();
     for (_, entry) in cache["entries"].as_object().unwrap() {
         let lifetime = entry["expires_at"].as_f64().unwrap() - entry["issued_at"].as_f64().unwrap();
         assert!(lifetime <= 12.0 * 3600.0 + 60.0, "{lifetime}");

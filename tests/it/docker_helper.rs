@@ -478,7 +478,7 @@ fn disabled_cache_fetches_every_time() {
     env.get_ok(PRIVATE);
     env.get_ok(PRIVATE);
     assert_eq!(env.aws.count("ecr"), 2);
-    assert!(!env.cache_file().exists());
+    assert!(env.record_files().is_empty());
 }
 
 // Without HOME the home comes from the password database, which a test must not reach

@@ -21,7 +21,7 @@ fn a_literal_tilde_in_the_cache_dir_is_the_home() {
         !cwd.path().join("~").exists(),
         "a live token was written under ./~ in the current directory"
     );
-    assert!(env.home().join(".ecr-cache/ecr-login-cache.json").exists());
+    assert!(env.home().join(".ecr-cache/ecr-login-cache").is_dir());
 }
 
 #[test]

@@ -535,7 +535,7 @@ fn without_home_the_password_database_names_it() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].access_key, "AKIAHOMEFROMPASSWD01");
     // The cache lives in that home too.
-    assert!(home.join(".ecr/ecr-login-cache.json").exists());
+    assert!(home.join(".ecr/ecr-login-cache").is_dir());
 }
 
 /// No `HOME` and no entry in the password database: no home at all, so no default file, no

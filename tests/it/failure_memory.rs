@@ -16,12 +16,11 @@ fn json_error(code: &str, message: &str) -> Reply {
     )
 }
 
-/// The remembered failure records in the cache file.
+/// The remembered failures in the cache, by key.
 fn failures(env: &TestEnv) -> serde_json::Map<String, serde_json::Value> {
-    let text = std::fs::read_to_string(env.cache_file()).unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("failures").and_then(|f| f.as_object()).cloned())
+    env.cache_json()["failures"]
+        .as_object()
+        .cloned()
         .unwrap_or_default()
 }
 
@@ -67,13 +66,11 @@ fn an_old_failure_streak_decays() {
     env.aws.always(Reply::Throttle);
     env.get(PRIVATE);
     // Pretend the last failure of a long streak is 50 minutes old.
-    let text = std::fs::read_to_string(env.cache_file()).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for (_, f) in v["failures"].as_object_mut().unwrap() {
+    env.edit_records(|record| {
+        let f = &mut record["failure"];
         f["count"] = 5.into();
         f["at"] = (now() - 3000.0).into();
-    }
-    std::fs::write(env.cache_file(), v.to_string()).unwrap();
+    });
     env.get(PRIVATE);
     let records = failures(&env);
     assert_eq!(records.len(), 1);

@@ -167,16 +167,20 @@ fn waiters_behind_a_killed_refresher_carry_on() {
     assert_eq!(env.aws.count("ecr"), 2);
 }
 
+/// The path of the record a `get` of [`PRIVATE`] reads, emptied for a test to plant
+/// something there: the record is named by its key, which only a first `get` tells.
+fn emptied_record_path(env: &TestEnv) -> std::path::PathBuf {
+    env.get_ok(PRIVATE);
+    let path = env.cache_file();
+    std::fs::remove_file(&path).unwrap();
+    path
+}
+
 #[test]
 fn a_fifo_at_the_cache_path_neither_blocks_nor_sticks() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(env.cache_dir()).unwrap();
-    std::fs::set_permissions(
-        env.cache_dir(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let path = std::ffi::CString::new(path_str(&env.cache_file())).unwrap();
+    let record = emptied_record_path(&env);
+    let path = std::ffi::CString::new(path_str(&record)).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     let out = env.get(PRIVATE);
@@ -186,15 +190,16 @@ fn a_fifo_at_the_cache_path_neither_blocks_nor_sticks() {
         "{}",
         stderr(&out)
     );
-    assert!(std::fs::metadata(env.cache_file()).unwrap().is_file());
+    assert!(std::fs::metadata(&record).unwrap().is_file());
     env.get_ok(PRIVATE);
-    assert_eq!(env.aws.total(), 1, "not healed");
+    assert_eq!(env.aws.total(), 2, "not healed");
 }
 
 #[test]
 fn a_directory_at_the_cache_path_still_serves() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(env.cache_file()).unwrap();
+    let record = emptied_record_path(&env);
+    std::fs::create_dir_all(&record).unwrap();
     let out = env.get(PRIVATE);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -214,39 +219,40 @@ fn more_kinds_of_rot_heal() {
     };
     let key = {
         let v: serde_json::Value = serde_json::from_slice(&good).unwrap();
-        v["entries"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .unwrap()
-            .clone()
+        v["key"].as_str().unwrap().to_string()
     };
-    // The version bumped, everything else as written (mapping every 1 to 9, as this case once
-    // did, no longer touches the version, and scrambles the times instead).
+    // The version bumped, everything else as written.
     let newer = String::from_utf8_lossy(&good)
-        .replacen("\"version\":2", "\"version\":9", 1)
+        .replacen("\"version\":3", "\"version\":9", 1)
         .into_bytes();
     assert_ne!(
         newer, good,
-        "the cache file's version is not where this case expects it"
+        "the cache record's version is not where this case expects it"
     );
     let mut cases: Vec<(String, Vec<u8>)> = vec![
         ("null".into(), b"null".to_vec()),
         ("NUL bytes".into(), vec![0; 512]),
         ("UTF-16".into(), b"\xff\xfe{\0}\0".to_vec()),
-        ("entries is a list".into(), br#"{"version":1,"entries":[]}"#.to_vec()),
+        (
+            "entry is a list".into(),
+            format!(r#"{{"version":3,"key":"{key}","entry":[]}}"#).into_bytes(),
+        ),
         ("a newer format".into(), newer),
+        ("the old format".into(), br#"{"version":2,"entries":{}}"#.to_vec()),
         (
             "a field of the wrong type".into(),
-            format!(r#"{{"version":1,"entries":{{"{key}":{{"username":"AWS","password":"x","issued_at":"soon","expires_at":1}}}}}}"#).into_bytes(),
+            format!(r#"{{"version":3,"key":"{key}","entry":{{"username":"AWS","password":"x","issued_at":"soon","expires_at":1}}}}"#).into_bytes(),
         ),
         (
             "a number out of range".into(),
-            format!(r#"{{"version":1,"entries":{{"{key}":{{"username":"AWS","password":"x","issued_at":1e999,"expires_at":1e999}}}}}}"#).into_bytes(),
+            format!(r#"{{"version":3,"key":"{key}","entry":{{"username":"AWS","password":"x","issued_at":1e999,"expires_at":1e999}}}}"#).into_bytes(),
+        ),
+        (
+            "another key's record".into(),
+            format!(r#"{{"version":3,"key":"x{key}","entry":{{"username":"AWS","password":"x","issued_at":{now},"expires_at":{later}}}}}"#, now = now(), later = now() + 3600.0).into_bytes(),
         ),
         ("5 MiB".into(), {
-            let mut big = br#"{"version":1,"entries":{},"pad":""#.to_vec();
+            let mut big = format!(r#"{{"version":3,"key":"{key}","pad":""#).into_bytes();
             big.extend(std::iter::repeat_n(b'x', 5 << 20));
             big.extend(b"\"}");
             big

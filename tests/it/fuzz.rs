@@ -11,7 +11,6 @@ use ecr_login::for_fuzz::cache::{self, Cache, Entry};
 use ecr_login::for_fuzz::registry::{self, EcrHost, Registry};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
@@ -316,8 +315,9 @@ fn entry() -> impl Strategy<Value = Entry> {
         )
 }
 
-fn cache_json(entries: &BTreeMap<String, Entry>) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({"version": 2, "entries": entries})).unwrap()
+/// A cache record as the store writes it.
+fn record_json(key: &str, entry: &Entry) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"version": 3, "key": key, "entry": entry})).unwrap()
 }
 
 /// The expiry rules hold for any times a file can hold: never fresh or usable once expired.
@@ -348,39 +348,38 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn cache_reader_takes_any_bytes() {
     fuzz(
-        "cache file: any bytes",
+        "cache record: any bytes",
         1,
         prop::collection::vec(any::<u8>(), 0..1024),
         |bytes| {
-            let _ = cache::parse_cache_file(&bytes);
+            let _ = cache::parse_record(&bytes);
             Ok(())
         },
     );
-    // Valid files, cut, flipped, or with bytes inserted: parsed or refused, never a panic, and
-    // whatever parses still obeys the expiry rules.
+    // Valid records, cut, flipped, or with bytes inserted: parsed or refused, never a panic,
+    // and whatever parses still obeys the expiry rules.
     let damaged = (
-        prop::collection::btree_map("[a-z0-9/:]{1,20}", entry(), 0..4),
+        "[a-z0-9/:]{1,20}",
+        entry(),
         any::<prop::sample::Index>(),
         any::<u8>(),
         0u8..3,
         finite(),
     );
     fuzz(
-        "cache file: damaged",
+        "cache record: damaged",
         1,
         damaged,
-        |(entries, at, byte, how, now)| {
-            let mut bytes = cache_json(&entries);
+        |(key, entry, at, byte, how, now)| {
+            let mut bytes = record_json(&key, &entry);
             let i = at.index(bytes.len());
             match how {
                 0 => bytes.truncate(i),
                 1 => bytes[i] ^= byte.max(1),
                 _ => bytes.insert(i, byte),
             }
-            if let Some(parsed) = cache::parse_cache_file(&bytes) {
-                for e in parsed.values() {
-                    check_expiry(e, now)?;
-                }
+            if let Some((_, Some(e))) = cache::parse_record(&bytes) {
+                check_expiry(&e, now)?;
             }
             Ok(())
         },
@@ -389,25 +388,25 @@ fn cache_reader_takes_any_bytes() {
 
 #[test]
 fn cache_reader_round_trips_and_obeys_expiry() {
-    let strategy = (
-        prop::collection::btree_map(any::<String>(), entry(), 0..5),
-        finite(),
-    );
-    fuzz("cache file: round trip", 1, strategy, |(entries, now)| {
-        let parsed = cache::parse_cache_file(&cache_json(&entries))
-            .ok_or_else(|| TestCaseError::fail("a valid file was refused"))?;
-        prop_assert_eq!(parsed.len(), entries.len());
-        for (key, want) in &entries {
-            let got = &parsed[key];
+    let strategy = (any::<String>(), entry(), finite());
+    fuzz(
+        "cache record: round trip",
+        1,
+        strategy,
+        |(key, want, now)| {
+            let (got_key, got) = cache::parse_record(&record_json(&key, &want))
+                .ok_or_else(|| TestCaseError::fail("a valid record was refused"))?;
+            prop_assert_eq!(&got_key, &key);
+            let got = got.ok_or_else(|| TestCaseError::fail("the entry was lost"))?;
             prop_assert_eq!(&got.username, &want.username);
             prop_assert_eq!(got.password.expose(), want.password.expose());
             prop_assert_eq!(&got.hosts, &want.hosts);
             prop_assert!(close(got.issued_at, want.issued_at));
             prop_assert!(close(got.expires_at, want.expires_at));
-            check_expiry(got, now)?;
-        }
-        Ok(())
-    });
+            check_expiry(&got, now)?;
+            Ok(())
+        },
+    );
 }
 
 /// Through the real file path: whatever the file holds, a lookup does not panic, and a store
@@ -418,7 +417,8 @@ fn cache_file_on_disk_heals() {
     let cache = Cache::new(dir.path().join("cache"));
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
-        prop::collection::btree_map("[a-z]{1,3}", entry(), 0..3).prop_map(|e| cache_json(&e)),
+        ("[a-z]{1,3}", entry()).prop_map(|(k, e)| record_json(&k, &e)),
+        entry().prop_map(|e| record_json("k", &e)),
     ];
     let far = || Instant::now() + Duration::from_secs(10);
     fuzz("cache file: on disk", 8, strategy, |bytes| {
@@ -432,7 +432,7 @@ fn cache_file_on_disk_heals() {
             proxy_endpoint: None,
         };
         cache.store("k", fresh.clone(), far()).unwrap();
-        std::fs::write(cache.path().unwrap(), &bytes).unwrap();
+        std::fs::write(cache.record_path("k").unwrap(), &bytes).unwrap();
         let _ = cache.lookup("k");
         let _ = cache.entries_with_prefix("");
         cache

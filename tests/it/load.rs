@@ -93,8 +93,7 @@ fn eight_regions_by_eight_processes_lose_no_entry() {
     assert_eq!(regions.len(), 8, "{regions:?}");
 
     // Afterwards every region is a hit: no racing writer dropped another's entry.
-    let file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.cache_file()).unwrap()).unwrap();
+    let file = env.cache_json();
     assert_eq!(file["entries"].as_object().unwrap().len(), 8, "{file}");
     let hits = run_all(
         REGIONS

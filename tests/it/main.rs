@@ -4,6 +4,7 @@ mod support;
 
 mod bounds;
 mod build_script;
+mod cache_scale;
 mod causes;
 mod config_file;
 mod configure;

@@ -176,13 +176,12 @@ fn stopped_holder(path: &Path) -> Child {
 fn a_stopped_cache_writer_does_not_hold_every_miss() {
     let mut env = TestEnv::new();
     env.set("AWS_ECR_TIMEOUT", "25");
-    std::fs::create_dir_all(env.cache_dir()).unwrap();
-    std::fs::set_permissions(
-        env.cache_dir(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let mut holder = stopped_holder(&env.cache_dir().join("ecr-login-cache.lock"));
+    for dir in [env.cache_dir(), env.records_dir()] {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+    }
+    let mut holder = stopped_holder(&env.records_dir().join("write.lock"));
     let out = run_bounded(
         env.command(&["get"]),
         PRIVATE.as_bytes(),

@@ -30,15 +30,26 @@ fn chown(path: &Path, uid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
 }
 
-/// The cache file as it is now, with every entry's password replaced by `password`: what an
+/// The cache record as it is now, with its password replaced by `password`: what an
 /// attacker would plant to have their token served.
 fn planted_cache(env: &TestEnv, password: &str) -> String {
     let text = std::fs::read_to_string(env.cache_file()).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for (_, entry) in v["entries"].as_object_mut().unwrap() {
-        entry["password"] = password.into();
-    }
+    v["entry"]["password"] = password.into();
     v.to_string()
+}
+
+/// Every file and directory under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
 }
 
 fn secret_of(out: &Output) -> String {
@@ -61,9 +72,11 @@ fn cache_dir_and_files_are_private_even_under_a_permissive_umask() {
     let out = run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60));
     secret_of(&out);
     assert_eq!(mode(&env.cache_dir()), 0o700);
-    for file in std::fs::read_dir(env.cache_dir()).unwrap() {
-        let path = file.unwrap().path();
-        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    let all = walk(&env.cache_dir());
+    assert!(all.len() >= 4, "{all:?}");
+    for path in all {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&path), want, "{}", path.display());
     }
 }
 
@@ -167,8 +180,9 @@ fn a_symlink_at_the_cache_path_is_not_followed() {
     let planted = planted_cache(&env, "planted-password");
     std::fs::write(&victim, &planted).unwrap();
     chmod(&victim, 0o600);
-    std::fs::remove_file(env.cache_file()).unwrap();
-    std::os::unix::fs::symlink(&victim, env.cache_file()).unwrap();
+    let record = env.cache_file();
+    std::fs::remove_file(&record).unwrap();
+    std::os::unix::fs::symlink(&victim, &record).unwrap();
 
     let out = env.get(PRIVATE);
     assert_ne!(secret_of(&out), "planted-password", "followed the link");
@@ -178,18 +192,14 @@ fn a_symlink_at_the_cache_path_is_not_followed() {
         planted,
         "wrote through the link"
     );
-    assert!(
-        std::fs::symlink_metadata(env.cache_file())
-            .unwrap()
-            .is_file()
-    );
+    assert!(std::fs::symlink_metadata(&record).unwrap().is_file());
 }
 
 #[test]
 fn symlinks_at_the_lock_paths_are_not_followed() {
     let env = TestEnv::new();
     env.get_ok(PRIVATE);
-    let names: Vec<_> = std::fs::read_dir(env.cache_dir())
+    let names: Vec<_> = std::fs::read_dir(env.records_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .filter(|n| n.to_string_lossy().ends_with(".lock"))
@@ -198,11 +208,11 @@ fn symlinks_at_the_lock_paths_are_not_followed() {
     let victim = env.dir.path().join("victim");
     std::fs::write(&victim, "someone else's data").unwrap();
     chmod(&victim, 0o644);
-    for entry in std::fs::read_dir(env.cache_dir()).unwrap() {
+    for entry in std::fs::read_dir(env.records_dir()).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
     for name in &names {
-        std::os::unix::fs::symlink(&victim, env.cache_dir().join(name)).unwrap();
+        std::os::unix::fs::symlink(&victim, env.records_dir().join(name)).unwrap();
     }
     let out = env.get(PRIVATE);
     secret_of(&out);
@@ -213,7 +223,7 @@ fn symlinks_at_the_lock_paths_are_not_followed() {
     assert_eq!(mode(&victim), 0o644);
     for name in &names {
         assert!(
-            std::fs::symlink_metadata(env.cache_dir().join(name))
+            std::fs::symlink_metadata(env.records_dir().join(name))
                 .unwrap()
                 .is_symlink()
         );
@@ -292,7 +302,12 @@ fn no_secret_reaches_stderr_or_logs_in_any_scenario() {
         assert_eq!(secret_of(&out), ECR_PASSWORD);
     }
     t.run(&env, &["list"], b"unused");
-    let cache = std::fs::read_to_string(env.cache_file()).unwrap();
+    let cache: String = env
+        .record_files()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(!cache.is_empty());
     for credential in [SECRET_KEY, SESSION_TOKEN, ACCESS_KEY] {
         assert!(
             !cache.contains(credential),

@@ -95,8 +95,79 @@ impl TestEnv {
         self.dir.path().join("cache")
     }
 
+    /// Where the records live: one file per key (identity and region).
+    pub fn records_dir(&self) -> PathBuf {
+        self.cache_dir().join("ecr-login-cache")
+    }
+
+    /// The record files now, sorted.
+    pub fn record_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.records_dir())
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let name = p.file_name().unwrap_or_default().to_string_lossy();
+                        name.ends_with(".json") && !name.starts_with('.')
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// The one record file there is (the test made one key's token).
     pub fn cache_file(&self) -> PathBuf {
-        self.cache_dir().join("ecr-login-cache.json")
+        let files = self.record_files();
+        assert_eq!(files.len(), 1, "expected one cache record: {files:?}");
+        files.into_iter().next().unwrap()
+    }
+
+    /// Every record, as `{"entries": {key: entry}, "failures": {key: failure}}`.
+    pub fn cache_json(&self) -> serde_json::Value {
+        let mut entries = serde_json::Map::new();
+        let mut failures = serde_json::Map::new();
+        for path in self.record_files() {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let key = record["key"].as_str().unwrap_or_default().to_string();
+            if !record["entry"].is_null() {
+                entries.insert(key.clone(), record["entry"].clone());
+            }
+            if !record["failure"].is_null() {
+                failures.insert(key, record["failure"].clone());
+            }
+        }
+        serde_json::json!({"entries": entries, "failures": failures})
+    }
+
+    /// Rewrites every record through `change(record)`, keeping each file's mode.
+    pub fn edit_records(&self, mut change: impl FnMut(&mut serde_json::Value)) {
+        for path in self.record_files() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+            change(&mut record);
+            std::fs::write(&path, record.to_string()).unwrap();
+        }
+    }
+
+    /// Sets the mtime of every file in the cache directory and below `ago` in the past: time
+    /// passing for the sweep.
+    pub fn backdate_cache_files(&self, ago: Duration) {
+        fn walk(dir: &Path, when: std::time::SystemTime) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, when);
+                } else if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+                    let _ = f.set_modified(when);
+                }
+            }
+        }
+        walk(&self.cache_dir(), std::time::SystemTime::now() - ago);
     }
 
     pub fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
@@ -173,13 +244,12 @@ impl TestEnv {
     /// Rewrites every cache entry's issue and expiry times (Unix seconds): to make a token due
     /// for refresh, or expired, without waiting hours.
     pub fn age_cache(&self, issued_at: f64, expires_at: f64) {
-        let text = std::fs::read_to_string(self.cache_file()).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        for (_, entry) in v["entries"].as_object_mut().unwrap() {
-            entry["issued_at"] = issued_at.into();
-            entry["expires_at"] = expires_at.into();
-        }
-        std::fs::write(self.cache_file(), v.to_string()).unwrap();
+        self.edit_records(|record| {
+            if let Some(entry) = record.get_mut("entry").filter(|e| e.is_object()) {
+                entry["issued_at"] = issued_at.into();
+                entry["expires_at"] = expires_at.into();
+            }
+        });
     }
 
     /// Makes every cached token due for refresh but still valid for hours.
@@ -208,10 +278,9 @@ pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 impl TestEnv {
-    /// The passwords in the cache file now.
+    /// The passwords in the cache now.
     pub fn cached_secrets(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(self.cache_file()).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let v = self.cache_json();
         v["entries"]
             .as_object()
             .map(|entries| {
