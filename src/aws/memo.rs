@@ -18,7 +18,7 @@ use crate::util::log::debug;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -169,7 +169,7 @@ fn read(path: &Path) -> MemoFile {
 
 fn read_trusted(file: &File) -> Result<MemoFile, String> {
     let meta = file.metadata().map_err(|e| e.to_string())?;
-    check_private(&meta, false)?;
+    crate::util::files::check_private(&meta, false)?;
     if meta.len() > MAX_FILE {
         return Err("it is too large".into());
     }
@@ -186,30 +186,13 @@ fn read_trusted(file: &File) -> Result<MemoFile, String> {
 
 fn check_dir(dir: &Path) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
-    check_private(&meta, true)
-}
-
-/// Ours, not writable by anyone else; a file also not readable by anyone else (we write it
-/// 0600, so one that is not was not written by us).
-fn check_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String> {
-    if dir != meta.is_dir() || (!dir && !meta.is_file()) {
-        return Err("not a regular file or directory".into());
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if meta.uid() != euid {
-        return Err(format!("owned by uid {}, not by us", meta.uid()));
-    }
-    let others = if dir { 0o022 } else { 0o077 };
-    if meta.mode() & others != 0 {
-        return Err(format!("mode {:o} is too open", meta.mode() & 0o777));
-    }
-    Ok(())
+    crate::util::files::check_private(&meta, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     fn material(d: &str) -> Material {
         Material {

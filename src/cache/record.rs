@@ -175,7 +175,7 @@ pub(crate) fn read_any(path: &Path) -> Option<Record> {
 /// The bytes of an open record file that is ours, private and not too large.
 fn read_trusted(file: &File) -> Result<Vec<u8>, String> {
     let meta = file.metadata().map_err(|e| e.to_string())?;
-    check_owned_private(&meta, false)?;
+    crate::util::files::check_private(&meta, false)?;
     if meta.len() > MAX_RECORD_SIZE {
         return Err("it is too large".into());
     }
@@ -209,40 +209,6 @@ pub(crate) fn write(path: &Path, record: &Record) -> std::io::Result<()> {
 pub(crate) fn version(path: &Path) -> Option<(u64, i64, i64)> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
-}
-
-/// A file or directory we trust is ours and not writable by anyone else.
-pub(crate) fn check_owned_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String> {
-    if dir != meta.is_dir() || (!dir && !meta.is_file()) {
-        return Err(if dir {
-            "not a directory"
-        } else {
-            "not a regular file"
-        }
-        .into());
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if meta.uid() != euid {
-        return Err(format!(
-            "it is owned by uid {}, not by us (uid {euid})",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "it is writable by group or others (mode {:o})",
-            meta.mode() & 0o777
-        ));
-    }
-    // We write records 0600; one that others can read is not ours, and its token may be seen.
-    if !dir && meta.mode() & 0o044 != 0 {
-        return Err(format!(
-            "it is readable by group or others (mode {:o})",
-            meta.mode() & 0o777
-        ));
-    }
-    Ok(())
 }
 
 /// The record and lock paths of `key` under `dir`.

@@ -289,7 +289,7 @@ impl Cache {
                 std::fs::symlink_metadata(dir)
             }
             .map_err(|e| err(e.to_string()))?;
-            record::check_owned_private(&meta, true).map_err(err)?;
+            crate::util::files::check_private(&meta, true).map_err(err)?;
         }
         Ok(())
     }

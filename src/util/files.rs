@@ -306,6 +306,42 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// A file or directory of ours that only we can write, and a file only we can read: how the
+/// files we write ourselves (cache records, the memo) are checked before they are believed. We
+/// write them 0600 in a 0700 directory, so one that is not was not written by us, and a token
+/// in a file others can read may have been seen.
+pub(crate) fn check_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), String> {
+    if dir != meta.is_dir() || (!dir && !meta.is_file()) {
+        return Err(if dir {
+            "not a directory"
+        } else {
+            "not a regular file"
+        }
+        .into());
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if meta.uid() != euid {
+        return Err(format!(
+            "it is owned by uid {}, not by us (uid {euid})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    if !dir && meta.mode() & 0o044 != 0 {
+        return Err(format!(
+            "it is readable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
