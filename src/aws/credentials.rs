@@ -61,6 +61,7 @@ const KEYED_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_SSO_OIDC",
+    "AWS_ENDPOINT_URL_SIGNIN",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
@@ -361,6 +362,21 @@ mod tests {
         all.extend_from_slice(vars);
         let s = Settings::for_test(&all);
         CredentialSource::default_chain().identity_key(&s, &files(&s))
+    }
+
+    /// Every service the credential chain or the token call reaches can be pointed elsewhere
+    /// by its own variable, and a token from another endpoint is another identity's.
+    #[test]
+    fn every_endpoint_override_keys_the_identity() {
+        let plain = key(&[]);
+        for service in ["ECR", "ECR_PUBLIC", "STS", "SSO", "SSO_OIDC", "SIGNIN"] {
+            let name = format!("AWS_ENDPOINT_URL_{service}");
+            assert_ne!(
+                key(&[(name.as_str(), "http://127.0.0.1:9")]),
+                plain,
+                "{name} does not key the cache"
+            );
+        }
     }
 
     #[test]
