@@ -23,7 +23,7 @@ use crate::util::log::{debug, warning};
 use crate::util::settings::Settings;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub(crate) use crate::cache::record::{Entry, Slot};
 
@@ -55,26 +55,10 @@ pub struct Cache {
 pub enum CacheError {
     #[error("cannot use the cache directory {0}: {1}")]
     Dir(PathBuf, String),
-    #[error("cannot lock {0}: {1}")]
-    Lock(PathBuf, std::io::Error),
-    #[error("timed out waiting for another ecr-login process to release {0}")]
-    LockTimeout(PathBuf),
-    #[error("the process holding {} has shown no progress for {:.1} s{}", .0.display(), .1.as_secs_f64(), .2.map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    HolderStalled(PathBuf, Duration, Option<u32>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
-}
-
-impl From<LockError> for CacheError {
-    fn from(e: LockError) -> CacheError {
-        match e {
-            LockError::Io(path, e) => CacheError::Lock(path, e),
-            LockError::Timeout(path) => CacheError::LockTimeout(path),
-            LockError::HolderStalled(path, silent, pid) => {
-                CacheError::HolderStalled(path, silent, pid)
-            }
-        }
-    }
 }
 
 impl Cache {
@@ -327,6 +311,7 @@ mod tests {
     use crate::cache::policy::FailureKind;
     use crate::util::secret::Secret;
     use std::os::unix::fs::MetadataExt;
+    use std::time::Duration;
 
     fn entry(issued: f64, lifetime: f64) -> Entry {
         Entry {
@@ -526,7 +511,7 @@ mod tests {
         let soon = Instant::now() + Duration::from_millis(50);
         assert!(matches!(
             cache.lock_refresh("k", soon),
-            Err(CacheError::LockTimeout(_))
+            Err(CacheError::Lock(LockError::Timeout(_)))
         ));
         assert!(cache.lock_refresh("other", soon).is_ok());
     }

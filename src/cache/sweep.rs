@@ -62,6 +62,19 @@ fn due(marker: &Path) -> bool {
 
 /// Removes records that hold nothing any more, unused locks and stale temp files.
 fn sweep_records(dir: &Path, now: f64, failure_memory: f64, deadline: Instant) -> usize {
+    sweep_dir(dir, deadline, |name, path| {
+        if let Some(stem) = name.strip_suffix(RECORD_SUFFIX) {
+            is_stem(stem) && record_is_spent(path, now, failure_memory)
+        } else if let Some(stem) = name.strip_suffix(LOCK_SUFFIX) {
+            is_stem(stem) && lock::remove_unused(path, UNUSED_LOCK)
+        } else {
+            is_stale_temp(name, "", path)
+        }
+    })
+}
+
+/// Calls `remove(name, path)` for each file in `dir` until `deadline`; how many it removed.
+fn sweep_dir(dir: &Path, deadline: Instant, mut remove: impl FnMut(&str, &Path) -> bool) -> usize {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -70,17 +83,8 @@ fn sweep_records(dir: &Path, now: f64, failure_memory: f64, deadline: Instant) -
         if Instant::now() >= deadline {
             break;
         }
-        let path = item.path();
         let name = item.file_name();
-        let name = name.to_string_lossy();
-        let gone = if let Some(stem) = name.strip_suffix(RECORD_SUFFIX) {
-            is_stem(stem) && record_is_spent(&path, now, failure_memory)
-        } else if let Some(stem) = name.strip_suffix(LOCK_SUFFIX) {
-            is_stem(stem) && lock::remove_unused(&path, UNUSED_LOCK)
-        } else {
-            is_stale_temp(&name, "", &path)
-        };
-        removed += usize::from(gone);
+        removed += usize::from(remove(&name.to_string_lossy(), &item.path()));
     }
     removed
 }
@@ -101,31 +105,19 @@ fn record_is_spent(path: &Path, now: f64, failure_memory: f64) -> bool {
 
 /// The files of the single-file format: tokens no version reads any more.
 fn sweep_old_format(parent: &Path, deadline: Instant) -> usize {
-    let Ok(listing) = std::fs::read_dir(parent) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for item in listing.flatten() {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let path = item.path();
-        let name = item.file_name();
-        let name = name.to_string_lossy();
+    sweep_dir(parent, deadline, |name, path| {
         let old_refresh_lock = name
             .strip_prefix("ecr-login-")
             .and_then(|n| n.strip_suffix(LOCK_SUFFIX))
             .is_some_and(|hash| hash.len() == 16 && is_hex(hash));
-        let gone = if name == OLD_FILE {
-            is_ours(&path) && std::fs::remove_file(&path).is_ok()
+        if name == OLD_FILE {
+            is_ours(path) && std::fs::remove_file(path).is_ok()
         } else if name == OLD_WRITE_LOCK || old_refresh_lock {
-            lock::remove_unused(&path, UNUSED_LOCK)
+            lock::remove_unused(path, UNUSED_LOCK)
         } else {
-            is_stale_temp(&name, OLD_FILE, &path)
-        };
-        removed += usize::from(gone);
-    }
-    removed
+            is_stale_temp(name, OLD_FILE, path)
+        }
+    })
 }
 
 /// `<16 hex>-<16 hex>`: a record's or lock's stem.

@@ -4,6 +4,7 @@
 use crate::aws::credentials::CredentialSource;
 use crate::aws::error::Error;
 use crate::aws::fetch::{self, Attempt};
+use crate::cache::lock::LockError;
 use crate::cache::policy::{self, Decision, FailureKind};
 use crate::cache::{self, Cache, CacheError, Entry, Slot};
 use crate::engine::attempt;
@@ -322,20 +323,22 @@ impl<'a> Call<'a> {
         let cache = self.cx.cache.clone();
         match cache.lock_refresh(&self.key, lock_deadline) {
             Ok(guard) => Locking::Held(cache, Some(guard)),
-            Err(CacheError::LockTimeout(_)) => match slot.entry.clone().filter(|_| have_token) {
-                Some(entry) => {
-                    debug!(
-                        "another process is refreshing {}; serving the cached token",
-                        self.key
-                    );
-                    Locking::Answer(Ok(entry.into()))
+            Err(CacheError::Lock(LockError::Timeout(_))) => {
+                match slot.entry.clone().filter(|_| have_token) {
+                    Some(entry) => {
+                        debug!(
+                            "another process is refreshing {}; serving the cached token",
+                            self.key
+                        );
+                        Locking::Answer(Ok(entry.into()))
+                    }
+                    None => Locking::Answer(Err(Error::TimedOut(
+                        Some(self.cx.settings.timeout),
+                        "waiting for another ecr-login process to refresh the token",
+                    ))),
                 }
-                None => Locking::Answer(Err(Error::TimedOut(
-                    Some(self.cx.settings.timeout),
-                    "waiting for another ecr-login process to refresh the token",
-                ))),
-            },
-            Err(e @ CacheError::HolderStalled(..)) => {
+            }
+            Err(CacheError::Lock(e @ LockError::HolderStalled(..))) => {
                 warning!("{e}; fetching the token without waiting for it");
                 Locking::Held(cache, None)
             }
