@@ -7,6 +7,8 @@
 //! glibc); and stdout is flushed at the end.
 #![no_main]
 
+mod entry;
+
 use std::io::Write;
 
 #[unsafe(no_mangle)]
