@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 /// The layers, top to bottom: a module may use its own layer and the ones after it.
 const LAYERS: [&str; 6] = ["app", "engine", "aws", "cache", "host", "util"];
 
-/// Files that sit above every layer: the crate root and the binary's entry point.
-const ROOTS: [&str; 2] = ["lib", "main"];
+/// Files that sit above every layer: the crate root, the binary's `main` and its ELF entry stub
+/// (`entry`, a module of the binary, which runs before `main`).
+const ROOTS: [&str; 3] = ["lib", "main", "entry"];
 
 /// A module's name: its path under `src/` without `.rs` (`engine/token`); `x/mod.rs` is `x`.
 fn module_name(src: &Path, file: &Path) -> String {
