@@ -2,9 +2,10 @@
 //! holds nobody, lock files nobody has used for a while, temp files of writers killed before
 //! their rename, and the files of earlier formats.
 //!
-//! Runs under the write lock after a write, at most every [`SWEEP_EVERY`], and stops at the
-//! caller's deadline: a node that served a thousand short-lived pod identities must not keep a
-//! thousand files, yet no single pull should pay for tidying them.
+//! Runs under the write lock after a write, at most every [`SWEEP_EVERY`], for at most
+//! [`SWEEP_BUDGET`] (and never past the caller's deadline): a node that served a thousand
+//! short-lived pod identities must not keep a thousand files, yet no single pull should pay
+//! much for tidying them. What one sweep leaves, the next one takes.
 
 use crate::cache::lock;
 use crate::cache::record::{self, LOCK_SUFFIX, RECORD_SUFFIX};
@@ -15,6 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How often a writer looks through the whole directory.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// The longest a sweep may hold the write lock and the caller's answer: a thousand records
+/// take a few tens of milliseconds here.
+const SWEEP_BUDGET: Duration = Duration::from_millis(250);
 /// A lock file untouched this long belongs to no refresh in progress (a holder touches its
 /// lock every 200 ms) and is removed; the next refresh of its key makes a new one.
 const UNUSED_LOCK: Duration = Duration::from_secs(600);
@@ -38,8 +42,10 @@ pub(crate) fn sweep_if_due(
     if !due(&dir.join(MARKER)) {
         return;
     }
+    let deadline = deadline.min(Instant::now() + SWEEP_BUDGET);
+    // The old file first: it holds tokens, and it is one file.
     let removed =
-        sweep_records(dir, now, failure_memory, deadline) + sweep_old_format(parent, deadline);
+        sweep_old_format(parent, deadline) + sweep_records(dir, now, failure_memory, deadline);
     debug!("swept the cache: {removed} files removed");
 }
 
@@ -150,4 +156,35 @@ fn is_ours(path: &Path) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == euid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sweep ends at its deadline with the rest left for the next one: it runs while a pull
+    /// waits for its answer.
+    #[test]
+    fn a_sweep_stops_at_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records");
+        std::fs::create_dir(&records).unwrap();
+        let temp = records.join(".0123.json.1.2.tmp");
+        std::fs::write(&temp, "x").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&temp)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        sweep_if_due(&records, dir.path(), 0.0, 3600.0, Instant::now());
+        assert!(temp.exists(), "swept past the deadline");
+        // The next sweep is not due for a while: the marker was set.
+        let later = Instant::now() + Duration::from_secs(10);
+        sweep_if_due(&records, dir.path(), 0.0, 3600.0, later);
+        assert!(temp.exists());
+        std::fs::remove_file(records.join(MARKER)).unwrap();
+        sweep_if_due(&records, dir.path(), 0.0, 3600.0, later);
+        assert!(!temp.exists(), "the next sweep did not take it");
+    }
 }
