@@ -746,7 +746,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    /// The scope's key is part of every cache file's name: it must not change.
+    /// The scope's key is part of every cache key and record name: it must not change.
     #[test]
     fn scope_keys_are_stable() {
         for (input, key) in [

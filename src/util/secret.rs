@@ -16,7 +16,7 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The secret itself: for the protocol answer and the cache file, nothing else.
+    /// The secret itself: for the protocol answer and a cache record, nothing else.
     pub fn expose(&self) -> &str {
         &self.0
     }
