@@ -211,13 +211,14 @@ pub(crate) fn version(path: &Path) -> Option<(u64, i64, i64)> {
     Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
 }
 
-/// The record and lock paths of `key` under `dir`.
-pub(crate) fn paths(dir: &Path, key: &str) -> (PathBuf, PathBuf) {
-    let stem = stem(key);
-    (
-        dir.join(format!("{stem}{RECORD_SUFFIX}")),
-        dir.join(format!("{stem}{LOCK_SUFFIX}")),
-    )
+/// Where `key`'s record lives under `dir`: all a hit needs.
+pub(crate) fn file(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{}{RECORD_SUFFIX}", stem(key)))
+}
+
+/// Where `key`'s refresh lock lives under `dir`: only a miss takes it.
+pub(crate) fn lock_file(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{}{LOCK_SUFFIX}", stem(key)))
 }
 
 #[cfg(test)]

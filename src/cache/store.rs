@@ -114,7 +114,7 @@ impl Cache {
 
     /// Where `key`'s record lives (whether or not there is one).
     pub fn record_path(&self, key: &str) -> Option<PathBuf> {
-        Some(record::paths(&self.records()?, key).0)
+        Some(record::file(&self.records()?, key))
     }
 
     /// The entry and remembered failure for `key`, whatever their age.
@@ -165,7 +165,7 @@ impl Cache {
             return Ok(LockGuard::none());
         };
         self.ensure_dir()?;
-        let mut guard = lock::lock(&record::paths(&dir, key).1, deadline)?;
+        let mut guard = lock::lock(&record::lock_file(&dir, key), deadline)?;
         guard.sign();
         Ok(guard)
     }
@@ -210,7 +210,7 @@ impl Cache {
         let Some(_guard) = lock::try_lock(&dir.join(WRITE_LOCK_NAME)) else {
             return;
         };
-        let path = record::paths(&dir, key).0;
+        let path = record::file(&dir, key);
         let Some(mut record) = record::read(&path, key) else {
             return;
         };
@@ -248,7 +248,7 @@ impl Cache {
             }
             Err(e) => return Err(e.into()),
         };
-        let path = record::paths(&dir, key).0;
+        let path = record::file(&dir, key);
         merge(&path, key, &mut change)?;
         crate::cache::sweep::sweep_if_due(&dir, parent, now(), FAILURE_MEMORY, deadline);
         Ok(())
@@ -543,7 +543,7 @@ mod tests {
         drop(cache.lock_refresh("failed/ecr:a", far()).unwrap());
         drop(cache.lock_refresh("spent/ecr:a", far()).unwrap());
         drop(cache.lock_refresh("gone/ecr:a", far()).unwrap());
-        let lock_of = |key: &str| record::paths(&records, key).1;
+        let lock_of = |key: &str| record::lock_file(&records, key);
         backdate(&lock_of("spent/ecr:a"), hour);
         backdate(&lock_of("gone/ecr:a"), hour);
         let stale_temp = records.join(".0123.json.1.2.tmp");
