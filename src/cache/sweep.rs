@@ -153,8 +153,7 @@ fn is_stale_temp(name: &str, of: &str, path: &Path) -> bool {
 
 /// A regular file owned by us (not a symlink, not someone else's).
 fn is_ours(path: &Path) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = crate::util::files::euid();
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.uid() == euid)
 }
 

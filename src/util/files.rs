@@ -186,8 +186,7 @@ pub(crate) fn check(path: &Path, meta: &std::fs::Metadata, trust: Trust) -> Resu
         });
     }
     if trust == Trust::Owner {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
+        let euid = euid();
         let untrusted = |why: String, fix: String| FileError::Untrusted {
             path: path.to_path_buf(),
             why,
@@ -306,6 +305,12 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// The user we run as: whose files we trust and write.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// A file or directory of ours that only we can write, and a file only we can read: how the
 /// files we write ourselves (cache records, the memo) are checked before they are believed. We
 /// write them 0600 in a 0700 directory, so one that is not was not written by us, and a token
@@ -319,8 +324,7 @@ pub(crate) fn check_private(meta: &std::fs::Metadata, dir: bool) -> Result<(), S
         }
         .into());
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = euid();
     if meta.uid() != euid {
         return Err(format!(
             "it is owned by uid {}, not by us (uid {euid})",
@@ -400,8 +404,7 @@ mod tests {
     #[test]
     fn replace_never_writes_over_a_device() {
         use std::os::unix::fs::FileTypeExt;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if euid() != 0 {
             eprintln!("SKIPPED: mknod needs root");
             return;
         }

@@ -199,8 +199,7 @@ const MAX_PASSWD_BUFFER: usize = 1 << 20;
 /// every libc program sees it); `None` when there is no entry, or it is empty or relative.
 fn passwd_home() -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = crate::util::files::euid();
     // SAFETY: sysconf has no preconditions; -1 (no limit known) is handled.
     let hint = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };
     let mut size = usize::try_from(hint)
@@ -352,8 +351,7 @@ mod tests {
 
     #[test]
     fn the_password_database_names_our_home() {
-        // SAFETY: geteuid has no preconditions.
-        let uid = unsafe { libc::geteuid() };
+        let uid = crate::util::files::euid();
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
         let listed = passwd.lines().find_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
