@@ -66,17 +66,12 @@ fn a_thousand_identities_stay_cached() {
     assert_eq!(first, again);
 }
 
-fn files_named(dir: &std::path::Path, suffix: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_named(&path, suffix));
-        } else if path.to_string_lossy().ends_with(suffix) {
-            found.push(path);
-        }
-    }
-    found
+/// The lock files under the cache directory.
+fn lock_files(env: &TestEnv) -> Vec<PathBuf> {
+    paths_under(&env.cache_dir())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "lock"))
+        .collect()
 }
 
 /// Three identities whose tokens expired and whose refresh locks nobody has used for an hour:
@@ -86,7 +81,7 @@ fn files_named(dir: &std::path::Path, suffix: &str) -> Vec<PathBuf> {
 fn expired_records_and_unused_locks_are_removed() {
     let env = TestEnv::new();
     get_all(&env, 3);
-    assert_eq!(files_named(&env.cache_dir(), ".lock").len(), 3 + 1);
+    assert_eq!(lock_files(&env).len(), 3 + 1);
     let now = now();
     env.age_cache(now - 13.0 * 3600.0, now - 3600.0);
     env.backdate_cache_files(Duration::from_secs(3600));
@@ -94,7 +89,7 @@ fn expired_records_and_unused_locks_are_removed() {
     let out = run_bounded(identity(&env, 7), HOST.as_bytes(), Duration::from_secs(60));
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let locks = files_named(&env.cache_dir(), ".lock");
+    let locks = lock_files(&env);
     assert!(
         locks.len() <= 2,
         "unused lock files kept (the new identity's and the write lock at most): {locks:?}"

@@ -39,19 +39,6 @@ fn planted_cache(env: &TestEnv, password: &str) -> String {
     v.to_string()
 }
 
-/// Every file and directory under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        }
-        found.push(path);
-    }
-    found
-}
-
 fn secret_of(out: &Output) -> String {
     assert!(out.status.success(), "{}", stderr(out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -72,7 +59,7 @@ fn cache_dir_and_files_are_private_even_under_a_permissive_umask() {
     let out = run_bounded(cmd, PRIVATE.as_bytes(), Duration::from_secs(60));
     secret_of(&out);
     assert_eq!(mode(&env.cache_dir()), 0o700);
-    let all = walk(&env.cache_dir());
+    let all = paths_under(&env.cache_dir());
     assert!(all.len() >= 4, "{all:?}");
     for path in all {
         let want = if path.is_dir() { 0o700 } else { 0o600 };

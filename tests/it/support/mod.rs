@@ -157,17 +157,12 @@ impl TestEnv {
     /// Sets the mtime of every file in the cache directory and below `ago` in the past: time
     /// passing for the sweep.
     pub fn backdate_cache_files(&self, ago: Duration) {
-        fn walk(dir: &Path, when: std::time::SystemTime) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, when);
-                } else if let Ok(f) = std::fs::File::options().write(true).open(&path) {
-                    let _ = f.set_modified(when);
-                }
+        let when = std::time::SystemTime::now() - ago;
+        for path in paths_under(&self.cache_dir()) {
+            if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+                let _ = f.set_modified(when);
             }
         }
-        walk(&self.cache_dir(), std::time::SystemTime::now() - ago);
     }
 
     pub fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
@@ -263,6 +258,19 @@ impl TestEnv {
         std::fs::write(&path, text).unwrap();
         path
     }
+}
+
+/// Every file and directory below `dir` (none when it does not exist).
+pub fn paths_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(paths_under(&path));
+        }
+        found.push(path);
+    }
+    found
 }
 
 /// Waits until `done` holds, polling; fails the test naming `what` after `limit`.
