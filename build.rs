@@ -27,7 +27,7 @@ const OVERRIDE: &str = "ECR_LOGIN_GIT_COMMIT";
 fn main() {
     record_commit();
     pack_relative_relocations();
-    populate_relro_at_entry();
+    populate_writable_segments_at_entry();
 }
 
 fn record_commit() {
@@ -216,9 +216,10 @@ fn glibc_version(driver: &Path) -> Option<(u32, u32)> {
 }
 
 /// The static-pie binary starts at `ecr_login_start` (src/entry.rs), which asks the kernel for
-/// the RELRO segment's private copies in one call before glibc relocates it. The symbol exists
-/// under the same conditions (x86_64, Linux, glibc, `+crt-static`).
-fn populate_relro_at_entry() {
+/// the writable segments' private copies (RELRO and `.data`), one call each, before glibc
+/// relocates them. The symbol exists under the same conditions (x86_64, Linux, glibc,
+/// `+crt-static`).
+fn populate_writable_segments_at_entry() {
     if static_glibc_target() && std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
         println!("cargo::rustc-link-arg-bins=-Wl,-e,ecr_login_start");
     }
