@@ -504,6 +504,24 @@ struct TokenCall {
     retry: Option<aws_config::retry::RetryConfig>,
 }
 
+/// A client of ECR or ECR Public configured for one [`TokenCall`]: the two SDK crates'
+/// builders are different types with the same methods, so one function cannot take both.
+macro_rules! token_client {
+    ($sdk:ident, $call:expr, $config:expr, $credentials:expr, $clock:expr) => {{
+        let call = $call;
+        let mut conf = $sdk::config::Builder::from($config)
+            .region(Region::new(call.region.clone()))
+            .credentials_provider($credentials)
+            .use_fips(call.fips)
+            .use_dual_stack(call.dual_stack)
+            .interceptor($clock);
+        if call.retry.is_some() {
+            conf.set_retry_config(call.retry.clone());
+        }
+        $sdk::Client::from_conf(conf.build())
+    }};
+}
+
 impl TokenCall {
     /// The host picks FIPS/dual-stack; AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or
     /// the profile) can add them for private ECR; an endpoint override turns both off.
@@ -541,16 +559,7 @@ impl TokenCall {
         credentials: Credentials,
         clock: ServerClock,
     ) -> Result<IssuedToken, Error> {
-        let mut conf = aws_sdk_ecrpublic::config::Builder::from(config)
-            .region(Region::new(self.region.clone()))
-            .credentials_provider(credentials)
-            .use_fips(self.fips)
-            .use_dual_stack(self.dual_stack)
-            .interceptor(clock);
-        if self.retry.is_some() {
-            conf.set_retry_config(self.retry.clone());
-        }
-        let out = aws_sdk_ecrpublic::Client::from_conf(conf.build())
+        let out = token_client!(aws_sdk_ecrpublic, self, config, credentials, clock)
             .get_authorization_token()
             .send()
             .await
@@ -572,16 +581,7 @@ impl TokenCall {
         credentials: Credentials,
         clock: ServerClock,
     ) -> Result<IssuedToken, Error> {
-        let mut conf = aws_sdk_ecr::config::Builder::from(config)
-            .region(Region::new(self.region.clone()))
-            .credentials_provider(credentials)
-            .use_fips(self.fips)
-            .use_dual_stack(self.dual_stack)
-            .interceptor(clock);
-        if self.retry.is_some() {
-            conf.set_retry_config(self.retry.clone());
-        }
-        let out = aws_sdk_ecr::Client::from_conf(conf.build())
+        let out = token_client!(aws_sdk_ecr, self, config, credentials, clock)
             .get_authorization_token()
             .send()
             .await
