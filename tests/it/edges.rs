@@ -134,6 +134,19 @@ fn assert_refused(what: &str, front: Front, out: &Output, needle: &str) {
 }
 
 /// `front` answered with credentials (or, for `list`, an answer) and no warning.
+/// Every front end that hands out a token (not doctor) answers with one.
+fn assert_every_token_front_served(env: &TestEnv) {
+    for front in [
+        Front::Get,
+        Front::Kubelet,
+        Front::LoginPassword,
+        Front::List,
+    ] {
+        let out = run(env, front);
+        assert_served(&format!("{front:?}"), front, &out);
+    }
+}
+
 fn assert_served(what: &str, front: Front, out: &Output) {
     no_panic(what, out);
     assert_eq!(
@@ -238,15 +251,7 @@ fn a_good_ca_bundle_passes_the_check() {
     let mut env = TestEnv::new();
     let bundle = env.write_file("ca.pem", &format!("{PUBLIC_KEY}{CA}"));
     env.set("AWS_CA_BUNDLE", path_str(&bundle));
-    for front in [
-        Front::Get,
-        Front::Kubelet,
-        Front::LoginPassword,
-        Front::List,
-    ] {
-        let out = run(&env, front);
-        assert_served(&format!("{front:?}"), front, &out);
-    }
+    assert_every_token_front_served(&env);
 }
 
 /// The SDK's loader panics on a retry setting it cannot read (`AWS_MAX_ATTEMPTS=0`, a
@@ -362,15 +367,7 @@ fn dev_null_reads_as_an_empty_file() {
     let docker = env.home().join(".docker");
     std::fs::create_dir_all(&docker).unwrap();
     std::os::unix::fs::symlink("/dev/null", docker.join("config.json")).unwrap();
-    for front in [
-        Front::Get,
-        Front::Kubelet,
-        Front::LoginPassword,
-        Front::List,
-    ] {
-        let out = run(&env, front);
-        assert_served(&format!("{front:?}"), front, &out);
-    }
+    assert_every_token_front_served(&env);
     let call = &env.aws.calls()[0];
     assert_eq!(call.access_key, ACCESS_KEY);
 }
